@@ -1,0 +1,56 @@
+"""Create the project's virtual environment and install into it.
+
+Shared by ``scripts/demo.py`` and ``scripts/test.py``; needs nothing but the
+Python that runs it (3.11 or newer).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+# Dependency groups (PEP 735) need pip 25.1 or newer.
+MIN_PIP = (25, 1)
+
+
+def _pip_version() -> tuple[int, ...]:
+    out = subprocess.run(
+        [str(PYTHON), "-m", "pip", "--version"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return tuple(int(part) for part in out.split()[1].split(".")[:2])
+
+
+def ensure_venv(*groups: str) -> Path:
+    """Make ``.venv`` with brace installed (editable) plus *groups*."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"brace needs Python 3.11 or newer, not {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        print(f"== creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if _pip_version() < MIN_PIP:
+        run(PYTHON, "-m", "pip", "install", "--quiet", f"pip>={'.'.join(map(str, MIN_PIP))}")
+    args: list[str | Path] = [PYTHON, "-m", "pip", "install", "--quiet", "-e", "."]
+    for group in groups:
+        args += ["--group", group]
+    print(f"== installing brace{' with ' + ', '.join(groups) if groups else ''}", flush=True)
+    run(*args)
+    return PYTHON
+
+
+def run(*args: str | Path, check: bool = True) -> int:
+    """Run a command in the project root, streaming its output."""
+    done = subprocess.run([str(a) for a in args], cwd=ROOT, check=False)
+    if check and done.returncode != 0:
+        sys.exit(done.returncode)
+    return done.returncode

@@ -1,0 +1,161 @@
+"""The block API of Retry: ``async for attempt in policy.attempts()``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from ._scope import Scope, open_scope
+from ._time import now
+
+if TYPE_CHECKING:
+    from ._retry import Retry, _Call
+
+__all__ = ["Attempt", "Attempts", "caller_name"]
+
+
+def caller_name() -> str:
+    """The qualified name of the function that called our caller's caller."""
+    return sys._getframe(3).f_code.co_qualname  # noqa: SLF001
+
+
+class Attempt:
+    """One attempt of the block API; run its body in ``with attempt:``.
+
+    A matching exception raised in the block is recorded and suppressed, and
+    the loop goes on to the next attempt (or gives up, raising the last
+    exception). Anything else propagates at once.
+
+    Attributes:
+        number: 1 for the first attempt.
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = ("_limit", "_owner", "_scope", "number")
+
+    def __init__(self, owner: Attempts, number: int) -> None:
+        self._owner = owner
+        self.number = number
+        self._scope: Scope | None = None
+        self._limit = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Attempt {self.number} of {self._owner.name}>"
+
+    def __enter__(self) -> Attempt:
+        owner = self._owner
+        if owner.policy.attempt_timeout is not None:
+            self._limit = owner.policy._attempt_limit(owner.call, now())  # noqa: SLF001
+            self._scope = open_scope(self._limit)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        owner = self._owner
+        scope, self._scope = self._scope, None
+        if scope is not None and scope.exit(exc_type, exc, tb):
+            assert exc is not None  # noqa: S101
+            owner.error = owner.call.timed_out(self._limit, exc)
+            return True
+        if exc is None:
+            owner.error = None
+            return False
+        if isinstance(exc, Exception) and owner.call.retryable(owner.policy, exc):
+            owner.error = exc
+            return True
+        return False
+
+
+class Attempts:
+    """Iterates over :class:`Attempt` objects; see :meth:`Retry.attempts`.
+
+    Supports ``async for`` (sleeps on the event loop) and ``for`` (sleeps
+    with :func:`time.sleep`). Each object drives one retried operation.
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = ("_pending", "_retried_for", "call", "error", "name", "policy")
+
+    def __init__(self, policy: Retry, name: str) -> None:
+        if policy.retry_on_result is not None:
+            msg = "retry_on_result has no result to look at in the attempts() block API"
+            raise TypeError(msg)
+        self.policy = policy
+        self.name = name
+        self.call: _Call = None  # type: ignore[assignment]
+        self.error: Exception | None = None
+        self._retried_for: Exception | None = None
+        self._pending: Attempt | None = None
+
+    def __aiter__(self) -> Attempts:
+        return self
+
+    def __iter__(self) -> Attempts:
+        if self.policy.attempt_timeout is not None:
+            msg = "attempt_timeout needs async iteration (async for)"
+            raise TypeError(msg)
+        return self
+
+    def _start(self, at: float) -> Attempt:
+        from ._retry import _Call
+
+        if self.policy.cancel is not None:
+            self.policy.cancel.raise_if_cancelled()
+        self.call = _Call(self.name, at)
+        self._pending = Attempt(self, 1)
+        return self._pending
+
+    def _after(self, at: float) -> float:
+        """The delay before the next attempt; raises to stop or give up."""
+        if self._pending is None or self.error is None:
+            # The last attempt succeeded (or never ran its block): done.
+            self._pending = None
+            if self.call is not None:
+                self.policy._succeeded(self.call, self._retried_for)  # noqa: SLF001
+            raise StopAsyncIteration
+        plan = self.policy._plan(self.call, self.error, None, at)  # noqa: SLF001
+        if isinstance(plan, str):
+            self._pending = None
+            self.policy._give_up(self.call, plan, self.error, None, at)  # noqa: SLF001
+        return plan  # type: ignore[return-value]
+
+    def _next_attempt(self) -> Attempt:
+        self.call.attempt += 1
+        self._retried_for, self.error = self.error, None
+        self._pending = Attempt(self, self.call.attempt)
+        return self._pending
+
+    async def __anext__(self) -> Attempt:
+        if self.call is None:
+            return self._start(now())
+        from ._retry import _sleep_async
+
+        delay = self._after(now())
+        if delay > 0 and not await _sleep_async(delay, self.policy.cancel):
+            self._cancelled()
+        return self._next_attempt()
+
+    def __next__(self) -> Attempt:
+        if self.call is None:
+            return self._start(time.monotonic())
+        from ._retry import _sleep_sync
+
+        try:
+            delay = self._after(time.monotonic())
+        except StopAsyncIteration:
+            raise StopIteration from None
+        if delay > 0 and not _sleep_sync(delay, self.policy.cancel):
+            self._cancelled()
+        return self._next_attempt()
+
+    def _cancelled(self) -> None:
+        self._pending = None
+        self.policy._give_up(self.call, "cancelled", self.error, None, now())  # noqa: SLF001

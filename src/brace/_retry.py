@@ -1,0 +1,581 @@
+"""The Retry policy: decisions, and the drivers for async and sync calls.
+
+A :class:`Retry` is an immutable description. Everything that changes during
+one call (attempt number, delay iterator, start time) lives in a
+:class:`_Call` made for that call, so a single policy can serve any number of
+concurrent callers.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, runtime_checkable
+
+import attrs
+
+from . import _events
+from ._backoff import Backoff
+from ._errors import Cancelled, RetryError, TimeoutError
+from ._scope import open_scope
+from ._time import Duration, async_sleep, instant_mode, now, seconds
+
+if TYPE_CHECKING:
+    from ._attempts import Attempts
+    from ._cancel import CancelToken
+
+__all__ = ["Retry", "SupportsRetryBudget", "retry"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+F = TypeVar(
+    "F",
+    # A string: staticmethod and classmethod are not subscriptable at runtime
+    # on Python 3.11.
+    bound="Callable[..., Any] | staticmethod[Any, Any] | classmethod[Any, Any, Any]",
+)
+
+On = type[Exception] | tuple[type[Exception], ...] | Callable[[Exception], bool]
+
+
+@runtime_checkable
+class SupportsRetryBudget(Protocol):
+    """What :class:`Retry` needs from a retry budget (``budget=``).
+
+    A budget is shared by many calls to one dependency and caps the share of
+    retries among them, so that retries cannot multiply the load on a
+    dependency that is already failing. :class:`brace.RetryBudget` implements
+    it; so can your own class.
+
+    .. versionadded:: 0.1
+    """
+
+    def withdraw(self, error: Exception | None, /) -> bool:
+        """Ask for one retry after *error* (``None``: a rejected result).
+
+        Returns ``False`` to make the call give up at once.
+        """
+
+    def deposit(self, attempts: int, last_error: Exception | None, /) -> None:
+        """Report a call that succeeded on attempt number *attempts*.
+
+        *last_error* is the error that the final retry was made for, or
+        ``None`` when the first attempt succeeded.
+        """
+
+
+def _leaves(exc: BaseExceptionGroup[Any]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for inner in exc.exceptions:
+        if isinstance(inner, BaseExceptionGroup):
+            out.extend(_leaves(inner))
+        else:
+            out.append(inner)
+    return out
+
+
+def _compile_on(on: On) -> Callable[[Exception], bool]:
+    """Turn ``on=`` into a predicate over exceptions, validating it."""
+    if isinstance(on, type) or isinstance(on, tuple):
+        types = on if isinstance(on, tuple) else (on,)
+        if not types:
+            msg = "on= needs at least one exception type"
+            raise ValueError(msg)
+        for kind in types:
+            if not (isinstance(kind, type) and issubclass(kind, Exception)):
+                msg = (
+                    f"on= takes Exception subclasses or a predicate, not {kind!r}; "
+                    "cancellation, KeyboardInterrupt and SystemExit are never retried"
+                )
+                raise TypeError(msg)
+
+        def matches(exc: Exception) -> bool:
+            if isinstance(exc, types):
+                return True
+            if isinstance(exc, ExceptionGroup):
+                return all(isinstance(leaf, types) for leaf in _leaves(exc))
+            return False
+
+        return matches
+    if callable(on):
+        predicate = on
+
+        def satisfies(exc: Exception) -> bool:
+            if isinstance(exc, ExceptionGroup):
+                leaves = _leaves(exc)
+                return all(isinstance(leaf, Exception) for leaf in leaves) and all(
+                    predicate(leaf)  # type: ignore[arg-type]
+                    for leaf in leaves
+                )
+            return bool(predicate(exc))
+
+        return satisfies
+    msg = f"on= takes an exception type, a tuple of them, or a predicate, not {on!r}"
+    raise TypeError(msg)
+
+
+def _optional_seconds(what: str) -> Callable[[Duration | None], float | None]:
+    def convert(value: Duration | None) -> float | None:
+        return None if value is None else seconds(value, what, allow_zero=False)
+
+    return convert
+
+
+def _check_attempts(_: object, __: object, value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"attempts must be an int >= 1 (or None for no limit), not {value!r}"
+        raise ValueError(msg)
+
+
+_DEFAULT_BACKOFF = Backoff.exponential()
+
+
+class _Call:
+    """The mutable state of one retried call."""
+
+    __slots__ = ("attempt", "delays", "from_failure", "name", "start", "timeout_error")
+
+    def __init__(self, name: str, start: float) -> None:
+        self.name = name
+        self.start = start
+        self.attempt = 1
+        self.delays: Any = None
+        # True when *start* is the time of the first failure, not of the call.
+        self.from_failure = False
+        # The error of an attempt that hit attempt_timeout: always retryable,
+        # whatever on= says, since this policy caused it.
+        self.timeout_error: TimeoutError | None = None
+
+    def retryable(self, retry: Retry, error: Exception) -> bool:
+        return error is self.timeout_error or retry._matches(error)  # noqa: SLF001
+
+    def timed_out(self, limit: float, cause: BaseException) -> TimeoutError:
+        error = TimeoutError(timeout=limit, name=self.name)
+        error.__cause__ = cause
+        self.timeout_error = error
+        return error
+
+
+@attrs.frozen(kw_only=True)
+class Retry:
+    """Retry a call that fails with a matching exception (or result).
+
+    Use it as a decorator (on ``async def`` and plain functions, generators
+    and async generators, methods, static- and classmethods), with
+    :meth:`call`, or with the :meth:`attempts` block API. The policy is
+    immutable and safe to share: every call has its own attempt count and
+    its own delay sequence.
+
+    Cancellation (asyncio's, trio's, anyio's), :class:`KeyboardInterrupt`,
+    :class:`SystemExit` and :class:`GeneratorExit` are never retried, never
+    shown to ``on`` predicates and never swallowed. When it gives up, the last
+    exception propagates unchanged, its traceback intact, with a note such as
+    ``brace: gave up after 3 attempts over 1.2 s``.
+
+    Args:
+        on: Which failures to retry: an :class:`Exception` subclass, a tuple
+            of them, or a predicate called with the exception. An exception
+            group is retried only if every exception in it matches (the
+            predicate is called with each). Required: there is no catch-all
+            default.
+        attempts: Maximum number of attempts, >= 1, or ``None`` for no limit
+            (then *deadline* or *cancel* must bound the retrying).
+        backoff: The delays between attempts.
+        deadline: Total time budget in seconds, from the start of the call.
+            No sleep extends past it and no attempt starts after it: when the
+            next delay would reach it, the call gives up at once. A running
+            attempt is not interrupted (use *attempt_timeout*, or an outer
+            :class:`Timeout`), so the overshoot is at most one attempt.
+        attempt_timeout: Limit for each attempt, clipped to what is left of
+            *deadline*. An attempt that exceeds it fails with
+            :class:`brace.TimeoutError` and is retried.
+        retry_on_result: Predicate over a returned value; ``True`` retries.
+        raise_for_result: When results stay unacceptable, raise
+            :class:`brace.RetryError` instead of returning the last result.
+        retry_after: Server hint: called with the failed attempt's exception
+            (or rejected result); returns seconds (or a timedelta) to wait
+            instead of the backoff delay, or ``None``. See
+            :func:`brace.parse_retry_after`. The hint is capped at
+            *max_server_delay*, jittered upward by up to 10 % (never
+            earlier than asked) and subject to *deadline*; a hint in the past
+            means retry now.
+        max_server_delay: Cap on server hints.
+        budget: A shared :class:`SupportsRetryBudget`; when it refuses, the
+            call gives up at once.
+        rng: Random source for jitter, for reproducible delays.
+        cancel: A :class:`CancelToken`: once cancelled, no further attempt
+            starts and a sleeping retry ends at once, raising
+            :class:`brace.Cancelled` (chained to the last error). A running
+            attempt is not interrupted; run it in ``token.scope()`` for that.
+        name: Names the call in events and notes; defaults to the function's
+            qualified name.
+        listeners: Callbacks for this policy's events.
+
+    Raises:
+        TypeError: ``on`` is not exception types or a predicate.
+        ValueError: Out-of-range values, or no bound on retrying at all.
+
+    .. versionadded:: 0.1
+    """
+
+    on: On
+    attempts: int | None = attrs.field(default=3, validator=_check_attempts)
+    backoff: Backoff = attrs.field(
+        default=_DEFAULT_BACKOFF, validator=attrs.validators.instance_of(Backoff)
+    )
+    deadline: float | None = attrs.field(
+        default=None, converter=_optional_seconds("deadline")
+    )
+    attempt_timeout: float | None = attrs.field(
+        default=None, converter=_optional_seconds("attempt_timeout")
+    )
+    retry_on_result: Callable[[Any], bool] | None = None
+    raise_for_result: bool = False
+    retry_after: Callable[[Any], Duration | None] | None = None
+    max_server_delay: float = attrs.field(
+        default=60.0, converter=lambda v: seconds(v, "max_server_delay")
+    )
+    budget: SupportsRetryBudget | None = None
+    rng: random.Random | None = None
+    cancel: CancelToken | None = None
+    name: str | None = None
+    listeners: tuple[_events.Listener, ...] = attrs.field(default=(), converter=tuple)
+    _matches: Callable[[Exception], bool] = attrs.field(
+        init=False, repr=False, eq=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_matches", _compile_on(self.on))
+        if self.attempts is None and self.deadline is None and self.cancel is None:
+            msg = (
+                "attempts=None retries forever: also set deadline= or cancel= "
+                "to bound it"
+            )
+            raise ValueError(msg)
+        for what in ("retry_on_result", "retry_after"):
+            value = getattr(self, what)
+            if value is not None and not callable(value):
+                msg = f"{what} must be callable, not {value!r}"
+                raise TypeError(msg)
+
+    # -- decisions shared by every driver ----------------------------------
+
+    def _plan(
+        self, call: _Call, error: Exception | None, result: object, at: float
+    ) -> float | str:
+        """The delay before the next attempt, or the reason to give up."""
+        limit = self.attempts
+        mode = instant_mode()
+        if mode is not None and mode.attempts is not None:
+            limit = mode.attempts if limit is None else min(limit, mode.attempts)
+        if limit is not None and call.attempt >= limit:
+            return "attempts"
+        if self.cancel is not None and self.cancel.cancelled:
+            return "cancelled"
+        if call.delays is None:
+            call.delays = self.backoff.delays(self.rng)
+        delay: float = next(call.delays)
+        if self.retry_after is not None:
+            hint = self.retry_after(error if error is not None else result)
+            if hint is not None:
+                delay = self._server_delay(hint)
+        if mode is not None:
+            delay = 0.0
+        if self.deadline is not None and delay >= call.start + self.deadline - at:
+            return "deadline"
+        if self.budget is not None and not self.budget.withdraw(error):
+            return "budget"
+        if _events.enabled(self.listeners):
+            _events.emit(
+                _events.RetryScheduled(
+                    name=call.name,
+                    attempt=call.attempt,
+                    delay=delay,
+                    error=error,
+                    result=None if error is not None else result,
+                ),
+                self.listeners,
+            )
+        return delay
+
+    def _server_delay(self, hint: Duration) -> float:
+        if isinstance(hint, int | float) and hint < 0:
+            hint = 0.0  # a date in the past: the server is ready now
+        delay = min(seconds(hint, "retry_after hint"), self.max_server_delay)
+        # Upward only: never come back earlier than the server asked.
+        return delay + delay * 0.1 * (self.rng or random).random()
+
+    def _give_up(
+        self, call: _Call, reason: str, error: Exception | None, result: T, at: float
+    ) -> T:
+        """Let the last outcome through, annotated; or raise for cancellation."""
+        elapsed = max(0.0, at - call.start)
+        if _events.enabled(self.listeners):
+            _events.emit(
+                _events.RetryGaveUp(
+                    name=call.name,
+                    attempts=call.attempt,
+                    elapsed=elapsed,
+                    reason=reason,
+                    error=error,
+                    result=None if error is not None else result,
+                ),
+                self.listeners,
+            )
+        if reason == "cancelled":
+            assert self.cancel is not None  # noqa: S101
+            raise Cancelled(self.cancel.reason) from error
+        if error is None:
+            if self.raise_for_result:
+                raise RetryError(attempts=call.attempt, last_result=result, name=call.name)
+            return result
+        plural = "s" if call.attempt != 1 else ""
+        note = f"brace: gave up after {call.attempt} attempt{plural} over {elapsed:.3g} s"
+        if call.from_failure:
+            note += " of retrying"
+        if reason == "deadline":
+            note += f" (deadline of {self.deadline:g} s)"
+        elif reason == "budget":
+            note += " (retry budget exhausted)"
+        error.add_note(note)
+        raise error
+
+    def _succeeded(self, call: _Call, last_error: Exception | None) -> None:
+        if self.budget is not None:
+            self.budget.deposit(call.attempt, last_error)
+
+    def _attempt_limit(self, call: _Call, at: float) -> float:
+        """The attempt timeout, clipped to what is left of the deadline."""
+        assert self.attempt_timeout is not None  # noqa: S101
+        if self.deadline is None:
+            return self.attempt_timeout
+        return min(self.attempt_timeout, call.start + self.deadline - at)
+
+    # -- the async driver --------------------------------------------------
+
+    async def _attempt(
+        self, call: _Call, fn: Callable[..., Awaitable[T]], args: Any, kwargs: Any
+    ) -> T:
+        if self.attempt_timeout is None:
+            return await fn(*args, **kwargs)
+        limit = self._attempt_limit(call, now())
+        scope = open_scope(limit)
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            if scope.exit(type(exc), exc, exc.__traceback__):
+                raise call.timed_out(limit, exc) from exc
+            raise
+        scope.exit(None)
+        return result
+
+    async def _run(
+        self, fn: Callable[..., Awaitable[T]], args: Any, kwargs: Any, name: str
+    ) -> T:
+        call = _Call(name, now())
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
+        # The retry loop runs outside the except clause so that later
+        # errors do not get this one chained as their __context__.
+        try:
+            result = await self._attempt(call, fn, args, kwargs)
+        except Exception as exc:
+            error = exc
+        else:
+            if self.retry_on_result is None or not self.retry_on_result(result):
+                self._succeeded(call, None)
+                return result
+            return await self._resume(call, fn, args, kwargs, None, result)
+        return await self._resume(call, fn, args, kwargs, error, None)
+
+    async def _resume(
+        self,
+        call: _Call,
+        fn: Callable[..., Awaitable[T]],
+        args: Any,
+        kwargs: Any,
+        error: Exception | None,
+        result: Any,
+    ) -> T:
+        """Carry on after a failed attempt, until success or giving up."""
+        while True:
+            if error is not None and not call.retryable(self, error):
+                raise error
+            at = now()
+            plan = self._plan(call, error, result, at)
+            if isinstance(plan, str):
+                return self._give_up(call, plan, error, result, at)
+            if plan > 0 and not await _sleep_async(plan, self.cancel):
+                return self._give_up(call, "cancelled", error, result, now())
+            call.attempt += 1
+            try:
+                result = await self._attempt(call, fn, args, kwargs)
+            except Exception as exc:
+                error = exc
+                continue
+            if self.retry_on_result is not None and self.retry_on_result(result):
+                error = None
+                continue
+            self._succeeded(call, error)
+            return result  # type: ignore[no-any-return]
+
+    # -- the sync driver ---------------------------------------------------
+
+    def _run_sync(
+        self, fn: Callable[..., T], args: Any, kwargs: Any, name: str
+    ) -> T:
+        call = _Call(name, time.monotonic())
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
+        error: Exception | None = None
+        result: Any = None
+        while True:
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:
+                if not self._matches(exc):
+                    raise
+                error = exc
+            else:
+                if self.retry_on_result is None or not self.retry_on_result(result):
+                    self._succeeded(call, error)
+                    return result
+                error = None
+            at = time.monotonic()
+            plan = self._plan(call, error, result if error is None else None, at)
+            if isinstance(plan, str):
+                return self._give_up(call, plan, error, result, at)
+            if plan > 0 and not _sleep_sync(plan, self.cancel):
+                return self._give_up(call, "cancelled", error, result, time.monotonic())
+            call.attempt += 1
+
+    # -- public API --------------------------------------------------------
+
+    def __call__(self, fn: F, /) -> F:
+        """Decorate a function so that its calls are retried."""
+        if isinstance(fn, staticmethod):
+            return staticmethod(self(fn.__func__))  # type: ignore[return-value]
+        if isinstance(fn, classmethod):
+            return classmethod(self(fn.__func__))  # type: ignore[return-value]
+        if not callable(fn):
+            msg = f"Retry decorates functions, not {fn!r}"
+            raise TypeError(msg)
+        name = self.name or getattr(fn, "__qualname__", None) or repr(fn)
+        if inspect.isasyncgenfunction(fn):
+            from ._generators import retry_async_generator
+
+            return retry_async_generator(self, fn, name)  # type: ignore[return-value]
+        if inspect.isgeneratorfunction(fn):
+            from ._generators import retry_generator
+
+            return retry_generator(self, fn, name)  # type: ignore[return-value]
+        if inspect.iscoroutinefunction(fn):
+            return self._wrap_async(fn, name)  # type: ignore[return-value]
+        if self.attempt_timeout is not None:
+            msg = (
+                f"attempt_timeout needs an async function; {name} is synchronous "
+                "and cannot be interrupted"
+            )
+            raise TypeError(msg)
+        run_sync = self._run_sync
+
+        @functools.wraps(fn)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return run_sync(fn, args, kwargs, name)
+
+        return sync_wrapper  # type: ignore[return-value]
+
+    def _wrap_async(
+        self, fn: Callable[..., Awaitable[Any]], name: str
+    ) -> Callable[..., Awaitable[Any]]:
+        if (
+            self.deadline is None
+            and self.attempt_timeout is None
+            and self.retry_on_result is None
+            and self.budget is None
+            and self.cancel is None
+        ):
+            # The common configuration gets a wrapper whose success path is
+            # one try block around the call: nothing else runs unless the
+            # first attempt fails.
+            resume = self._resume
+
+            # Without a deadline the clock is first read at the first
+            # failure (reading the loop clock would double the overhead), so
+            # elapsed times then count from that failure.
+            @functools.wraps(fn)
+            async def fast(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await fn(*args, **kwargs)
+                except Exception as exc:
+                    error = exc
+                call = _Call(name, now())
+                call.from_failure = True
+                return await resume(call, fn, args, kwargs, error, None)
+
+            return fast
+        run = self._run
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await run(fn, args, kwargs, name)
+
+        return wrapper
+
+    async def call(
+        self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Await ``fn(*args, **kwargs)``, retrying it under this policy."""
+        name = self.name or getattr(fn, "__qualname__", None) or repr(fn)
+        return await self._run(fn, args, kwargs, name)
+
+    def attempts(self, *, name: str | None = None) -> Attempts:
+        """The block API: one context manager per attempt.
+
+        ::
+
+            async for attempt in Retry(on=OSError).attempts():
+                with attempt:
+                    await connect()
+
+        Also iterable with a plain ``for`` in synchronous code. *name*
+        defaults to the qualified name of the calling function.
+        """
+        from ._attempts import Attempts, caller_name
+
+        return Attempts(self, name or self.name or caller_name())
+
+
+async def _sleep_async(delay: float, token: CancelToken | None) -> bool:
+    """Sleep *delay* seconds; ``False`` if *token* was cancelled meanwhile."""
+    if token is None:
+        await async_sleep(delay)
+        return True
+    try:
+        with token.scope():
+            await async_sleep(delay)
+    except Cancelled:
+        return False
+    return True
+
+
+def _sleep_sync(delay: float, token: CancelToken | None) -> bool:
+    """Sleep *delay* seconds; ``False`` if *token* was cancelled meanwhile."""
+    if token is None:
+        time.sleep(delay)
+        return True
+    woken = threading.Event()
+    handle = token.on_cancel(lambda _: woken.set())
+    try:
+        return not woken.wait(delay)
+    finally:
+        handle.remove()
+
+
+retry = Retry

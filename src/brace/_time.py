@@ -1,0 +1,106 @@
+"""Clock and sleep access, duration conversion, and the test-time overrides.
+
+All local timing reads the running event loop's clock (``loop.time()`` on
+asyncio, the trio clock through anyio), never the wall clock, so a virtual
+clock in tests governs every deadline, delay and expiry. Code outside an
+event loop (the sync retry path) uses :func:`time.monotonic`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+import time
+
+import anyio
+import attrs
+
+__all__ = [
+    "Duration",
+    "InstantMode",
+    "async_sleep",
+    "instant_mode",
+    "now",
+    "seconds",
+    "set_instant_mode",
+]
+
+Duration = float | int | dt.timedelta
+
+# The C accelerated lookup that asyncio itself uses: returns None instead of
+# raising when no asyncio loop runs in this thread, so it doubles as a cheap
+# "are we on asyncio?" test.
+running_loop = asyncio._get_running_loop  # noqa: SLF001
+
+
+def now() -> float:
+    """The current time of the running event loop's clock, in seconds."""
+    loop = running_loop()
+    if loop is not None:
+        return loop.time()
+    try:
+        return anyio.current_time()
+    except RuntimeError:
+        return time.monotonic()
+
+
+async def async_sleep(delay: float) -> None:
+    """Sleep on whichever event loop runs (a zero delay still yields once)."""
+    if running_loop() is not None:
+        await asyncio.sleep(delay)
+    else:
+        await anyio.sleep(delay)
+
+
+def seconds(value: Duration, what: str, *, allow_zero: bool = True) -> float:
+    """Convert a duration to float seconds, rejecting nonsense at once.
+
+    Raises:
+        TypeError: *value* is not a number or a timedelta.
+        ValueError: *value* is negative, not finite, or zero when that is
+            not allowed.
+    """
+    if isinstance(value, dt.timedelta):
+        result = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        result = float(value)
+    else:
+        msg = f"{what} must be seconds (a number) or a timedelta, not {value!r}"
+        raise TypeError(msg)
+    if math.isnan(result) or math.isinf(result):
+        msg = f"{what} must be finite, not {result!r}"
+        raise ValueError(msg)
+    if result < 0 or (result == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        msg = f"{what} must be {bound} seconds, not {result!r}"
+        raise ValueError(msg)
+    return result
+
+
+@attrs.frozen
+class InstantMode:
+    """The state behind :func:`brace.testing.instant`.
+
+    Attributes:
+        attempts: Cap on attempts per call, or ``None`` to keep each policy's.
+    """
+
+    attempts: int | None = None
+
+
+# A process-wide switch rather than a context variable: test suites enable it
+# from fixtures, and the tasks and threads a test starts must all see it.
+_instant: InstantMode | None = None
+
+
+def instant_mode() -> InstantMode | None:
+    """The active instant mode, or ``None`` when delays are real."""
+    return _instant
+
+
+def set_instant_mode(mode: InstantMode | None) -> InstantMode | None:
+    """Switch instant mode and return the previous state (for restoring)."""
+    global _instant  # noqa: PLW0603
+    previous, _instant = _instant, mode
+    return previous
