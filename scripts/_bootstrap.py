@@ -33,17 +33,28 @@ def _pip_version() -> tuple[int, ...]:
 
 def ensure_venv(*groups: str) -> Path:
     """Make ``.venv`` with brace installed (editable) plus *groups*."""
-    if sys.version_info < (3, 11):
+    # The script itself may be run by an older Python: say so plainly.
+    if sys.version_info < (3, 11):  # noqa: UP036
         sys.exit(f"brace needs Python 3.11 or newer, not {sys.version.split()[0]}")
     if not PYTHON.exists():
         print(f"== creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     if _pip_version() < MIN_PIP:
-        run(PYTHON, "-m", "pip", "install", "--quiet", f"pip>={'.'.join(map(str, MIN_PIP))}")
+        run(
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            f"pip>={'.'.join(map(str, MIN_PIP))}",
+        )
     args: list[str | Path] = [PYTHON, "-m", "pip", "install", "--quiet", "-e", "."]
     for group in groups:
         args += ["--group", group]
-    print(f"== installing brace{' with ' + ', '.join(groups) if groups else ''}", flush=True)
+    print(
+        f"== installing brace{' with ' + ', '.join(groups) if groups else ''}",
+        flush=True,
+    )
     run(*args)
     return PYTHON
 

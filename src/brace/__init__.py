@@ -21,7 +21,7 @@ from ._errors import (
     RateLimited,
     RejectedError,
     RetryError,
-    TimeoutError,  # noqa: A004
+    TimeoutError,
     is_transient,
 )
 from ._events import (

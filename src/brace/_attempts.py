@@ -18,7 +18,7 @@ __all__ = ["Attempt", "Attempts", "caller_name"]
 
 def caller_name() -> str:
     """The qualified name of the function that called our caller's caller."""
-    return sys._getframe(3).f_code.co_qualname  # noqa: SLF001
+    return sys._getframe(2).f_code.co_qualname
 
 
 class Attempt:
@@ -34,11 +34,12 @@ class Attempt:
     .. versionadded:: 0.1
     """
 
-    __slots__ = ("_limit", "_owner", "_scope", "number")
+    __slots__ = ("_call", "_limit", "_owner", "_scope", "number")
 
-    def __init__(self, owner: Attempts, number: int) -> None:
+    def __init__(self, owner: Attempts, call: _Call) -> None:
         self._owner = owner
-        self.number = number
+        self._call = call
+        self.number = call.attempt
         self._scope: Scope | None = None
         self._limit = 0.0
 
@@ -48,7 +49,7 @@ class Attempt:
     def __enter__(self) -> Attempt:
         owner = self._owner
         if owner.policy.attempt_timeout is not None:
-            self._limit = owner.policy._attempt_limit(owner.call, now())  # noqa: SLF001
+            self._limit = owner.policy._attempt_limit(self._call, now())
             self._scope = open_scope(self._limit)
         return self
 
@@ -62,12 +63,12 @@ class Attempt:
         scope, self._scope = self._scope, None
         if scope is not None and scope.exit(exc_type, exc, tb):
             assert exc is not None  # noqa: S101
-            owner.error = owner.call.timed_out(self._limit, exc)
+            owner.error = self._call.timed_out(owner.policy, self._limit, exc)
             return True
         if exc is None:
             owner.error = None
             return False
-        if isinstance(exc, Exception) and owner.call.retryable(owner.policy, exc):
+        if isinstance(exc, Exception) and self._call.retryable(owner.policy, exc):
             owner.error = exc
             return True
         return False
@@ -90,7 +91,7 @@ class Attempts:
             raise TypeError(msg)
         self.policy = policy
         self.name = name
-        self.call: _Call = None  # type: ignore[assignment]
+        self.call: _Call | None = None
         self.error: Exception | None = None
         self._retried_for: Exception | None = None
         self._pending: Attempt | None = None
@@ -110,52 +111,61 @@ class Attempts:
         if self.policy.cancel is not None:
             self.policy.cancel.raise_if_cancelled()
         self.call = _Call(self.name, at)
-        self._pending = Attempt(self, 1)
+        self._pending = Attempt(self, self.call)
         return self._pending
 
-    def _after(self, at: float) -> float:
-        """The delay before the next attempt; raises to stop or give up."""
+    def _after(self, call: _Call, at: float) -> float | None:
+        """The delay before the next attempt, or ``None`` when done.
+
+        Raises the last error (annotated) when the policy gives up.
+        """
         if self._pending is None or self.error is None:
             # The last attempt succeeded (or never ran its block): done.
-            self._pending = None
-            if self.call is not None:
-                self.policy._succeeded(self.call, self._retried_for)  # noqa: SLF001
-            raise StopAsyncIteration
-        plan = self.policy._plan(self.call, self.error, None, at)  # noqa: SLF001
+            if self._pending is not None:
+                self._pending = None
+                self.policy._succeeded(call, self._retried_for)
+            return None
+        plan = self.policy._plan(call, self.error, None, at)
         if isinstance(plan, str):
             self._pending = None
-            self.policy._give_up(self.call, plan, self.error, None, at)  # noqa: SLF001
-        return plan  # type: ignore[return-value]
+            self.policy._give_up(call, plan, self.error, None, at)
+            raise AssertionError  # _give_up raises when there is an error
+        return plan
 
-    def _next_attempt(self) -> Attempt:
-        self.call.attempt += 1
+    def _next_attempt(self, call: _Call) -> Attempt:
+        call.attempt += 1
         self._retried_for, self.error = self.error, None
-        self._pending = Attempt(self, self.call.attempt)
+        self._pending = Attempt(self, call)
         return self._pending
 
     async def __anext__(self) -> Attempt:
-        if self.call is None:
+        call = self.call
+        if call is None:
             return self._start(now())
         from ._retry import _sleep_async
 
-        delay = self._after(now())
-        if delay > 0 and not await _sleep_async(delay, self.policy.cancel):
-            self._cancelled()
-        return self._next_attempt()
+        delay = self._after(call, now())
+        if delay is None:
+            raise StopAsyncIteration
+        if self.policy._must_sleep(delay) and not await _sleep_async(
+            delay, self.policy.cancel
+        ):
+            self._cancelled(call)
+        return self._next_attempt(call)
 
     def __next__(self) -> Attempt:
-        if self.call is None:
+        call = self.call
+        if call is None:
             return self._start(time.monotonic())
         from ._retry import _sleep_sync
 
-        try:
-            delay = self._after(time.monotonic())
-        except StopAsyncIteration:
-            raise StopIteration from None
+        delay = self._after(call, time.monotonic())
+        if delay is None:
+            raise StopIteration
         if delay > 0 and not _sleep_sync(delay, self.policy.cancel):
-            self._cancelled()
-        return self._next_attempt()
+            self._cancelled(call)
+        return self._next_attempt(call)
 
-    def _cancelled(self) -> None:
+    def _cancelled(self, call: _Call) -> None:
         self._pending = None
-        self.policy._give_up(self.call, "cancelled", self.error, None, now())  # noqa: SLF001
+        self.policy._give_up(call, "cancelled", self.error, None, now())

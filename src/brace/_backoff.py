@@ -46,7 +46,8 @@ class Backoff:
     - ``"decorrelated"`` (exponential only): uniform in
       ``[max(minimum, initial), min(maximum, multiplier * previous)]``, where
       *previous* is the last delay. The upper bound is capped, not the drawn
-      value, so this too stays spread at the cap.
+      value, so this too stays spread at the cap; its delays settle around
+      a quarter to a half of *maximum* rather than at it.
 
     Attributes:
         kind: ``"exponential"``, ``"constant"`` or ``"linear"``.
@@ -78,14 +79,12 @@ class Backoff:
             raise ValueError(msg)
         if self.maximum < self.initial:
             msg = (
-                f"maximum ({self.maximum!r} s) must be >= initial "
-                f"({self.initial!r} s)"
+                f"maximum ({self.maximum!r} s) must be >= initial ({self.initial!r} s)"
             )
             raise ValueError(msg)
         if self.minimum > self.maximum:
             msg = (
-                f"minimum ({self.minimum!r} s) must be <= maximum "
-                f"({self.maximum!r} s)"
+                f"minimum ({self.minimum!r} s) must be <= maximum ({self.maximum!r} s)"
             )
             raise ValueError(msg)
         if self.jitter == "decorrelated":
@@ -139,7 +138,12 @@ class Backoff:
 
     @classmethod
     def constant(
-        cls, delay: Duration = 1.0, /, *, minimum: Duration = 0.0, jitter: Jitter = "none"
+        cls,
+        delay: Duration = 1.0,
+        /,
+        *,
+        minimum: Duration = 0.0,
+        jitter: Jitter = "none",
     ) -> Backoff:
         """The same base delay before every attempt.
 
@@ -234,7 +238,9 @@ class Backoff:
         """
         rand = (rng or random).random
         if self.jitter == "decorrelated":
-            return self._decorrelated(rand, self.initial if previous is None else previous)
+            return self._decorrelated(
+                rand, self.initial if previous is None else previous
+            )
         return self._jittered(rand, self.base(attempt))
 
     def delays(self, rng: random.Random | None = None) -> Iterator[float]:

@@ -28,7 +28,9 @@ class CallbackHandle:
 
     __slots__ = ("_callback", "_token")
 
-    def __init__(self, token: CancelToken, callback: Callable[[object], object]) -> None:
+    def __init__(
+        self, token: CancelToken, callback: Callable[[object], object]
+    ) -> None:
         self._token: CancelToken | None = token
         self._callback = callback
 
@@ -37,8 +39,10 @@ class CallbackHandle:
         token, self._token = self._token, None
         if token is None:
             return False
-        callbacks = token._callbacks  # noqa: SLF001
-        with token._lock:  # noqa: SLF001
+        with token._lock:
+            # Read under the lock: cancel() swaps the list out under it and
+            # then iterates it unlocked, so it must not be mutated after.
+            callbacks = token._callbacks
             if callbacks is not None and self in callbacks:
                 callbacks.remove(self)
                 return True
@@ -109,11 +113,11 @@ class CancelToken:
             self._reason = reason
             self._callbacks = None
         for handle in callbacks:
-            handle._token = None  # noqa: SLF001
+            handle._token = None
             try:
-                handle._callback(reason)  # noqa: SLF001
+                handle._callback(reason)
             except Exception:
-                _log.exception("CancelToken callback %r failed", handle._callback)  # noqa: SLF001
+                _log.exception("CancelToken callback %r failed", handle._callback)
         if _events.enabled():
             _events.emit(
                 _events.TokenCancelled(name=self.name or "<token>", reason=reason)
@@ -134,7 +138,7 @@ class CancelToken:
             if callbacks is not None:
                 callbacks.append(handle)
                 return handle
-        handle._token = None  # noqa: SLF001
+        handle._token = None
         callback(self._reason)
         return handle
 
@@ -204,7 +208,9 @@ class CancelToken:
         region.exit(None)
 
     @classmethod
-    def after(cls, delay: Duration, *, reason: object = None, name: str | None = None) -> CancelToken:
+    def after(
+        cls, delay: Duration, *, reason: object = None, name: str | None = None
+    ) -> CancelToken:
         """A token that cancels itself *delay* seconds from now.
 
         Must be called inside a running event loop (asyncio or trio): the
@@ -225,9 +231,9 @@ class CancelToken:
             token.on_cancel(lambda _: timer.cancel())
             return token
         import anyio
-        import trio
 
         anyio.current_time()  # raises outside an event loop, as documented
+        import trio  # only now: asyncio-only installs need not have trio
 
         async def expire() -> None:
             with trio.CancelScope() as scope:

@@ -167,7 +167,7 @@ class QueueFull(RejectedError):
         self.maxsize = maxsize
 
 
-class TimeoutError(BraceError, builtins.TimeoutError):  # noqa: A001
+class TimeoutError(BraceError, builtins.TimeoutError):
     """A brace timeout expired before the protected call finished.
 
     Also a builtin :class:`TimeoutError`, so code that already handles

@@ -199,12 +199,27 @@ def subscribe(callback: Callable[[E], object], /, *kinds: type[E]) -> Subscripti
     .. versionadded:: 0.1
     """
     for kind in kinds:
-        if not (isinstance(kind, type) and issubclass(kind, Event)):
-            msg = f"subscribe() takes brace event classes, not {kind!r}"
-            raise TypeError(msg)
+        _check_event_class(kind)
     entry = (callback, kinds or (Event,))
     _subscribers.append(entry)  # type: ignore[arg-type]
     return Subscription(entry)  # type: ignore[arg-type]
+
+
+def listeners(value: Iterable[Listener]) -> tuple[Listener, ...]:
+    """Convert a policy's ``listeners=`` to a tuple, checking each is callable."""
+    result = tuple(value)
+    items: tuple[object, ...] = result
+    for item in items:
+        if not callable(item):
+            msg = f"listeners must be callables taking an event, not {item!r}"
+            raise TypeError(msg)
+    return result
+
+
+def _check_event_class(kind: object) -> None:
+    if not (isinstance(kind, type) and issubclass(kind, Event)):
+        msg = f"subscribe() takes brace event classes, not {kind!r}"
+        raise TypeError(msg)
 
 
 def enabled(local: tuple[Listener, ...] = ()) -> bool:

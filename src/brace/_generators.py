@@ -28,7 +28,9 @@ def _check(policy: Retry, name: str) -> None:
         raise TypeError(msg)
 
 
-def _not_retried(policy: Retry, call: _Call, error: Exception, items: int, at: float) -> None:
+def _not_retried(
+    policy: Retry, call: _Call, error: Exception, items: int, at: float
+) -> None:
     """Annotate a matching error raised after items were yielded."""
     if not call.retryable(policy, error):
         return
@@ -65,7 +67,7 @@ def retry_async_generator(
         while True:
             agen = fn(*args, **kwargs)
             try:
-                value = await policy._attempt(call, agen.__anext__, (), {})  # noqa: SLF001
+                value = await policy._attempt(call, agen.__anext__, (), {})
             except StopAsyncIteration:
                 return
             except Exception as exc:
@@ -76,13 +78,15 @@ def retry_async_generator(
             if not call.retryable(policy, error):
                 raise error
             at = now()
-            plan = policy._plan(call, error, None, at)  # noqa: SLF001
+            plan = policy._plan(call, error, None, at)
             if isinstance(plan, str):
-                policy._give_up(call, plan, error, None, at)  # noqa: SLF001
-            elif plan > 0 and not await _sleep_async(plan, policy.cancel):
-                policy._give_up(call, "cancelled", error, None, now())  # noqa: SLF001
+                policy._give_up(call, plan, error, None, at)
+            elif policy._must_sleep(plan) and not await _sleep_async(
+                plan, policy.cancel
+            ):
+                policy._give_up(call, "cancelled", error, None, now())
             call.attempt += 1
-        policy._succeeded(call, None)  # noqa: SLF001
+        policy._succeeded(call, None)
         items = 1
         try:
             while True:
@@ -138,13 +142,13 @@ def retry_generator(
             if not call.retryable(policy, error):
                 raise error
             at = time.monotonic()
-            plan = policy._plan(call, error, None, at)  # noqa: SLF001
+            plan = policy._plan(call, error, None, at)
             if isinstance(plan, str):
-                policy._give_up(call, plan, error, None, at)  # noqa: SLF001
+                policy._give_up(call, plan, error, None, at)
             elif plan > 0 and not _sleep_sync(plan, policy.cancel):
-                policy._give_up(call, "cancelled", error, None, time.monotonic())  # noqa: SLF001
+                policy._give_up(call, "cancelled", error, None, time.monotonic())
             call.attempt += 1
-        policy._succeeded(call, None)  # noqa: SLF001
+        policy._succeeded(call, None)
         items = 1
         try:
             while True:

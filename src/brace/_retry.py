@@ -14,15 +14,24 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    cast,
+    runtime_checkable,
+)
 
 import attrs
 
 from . import _events
 from ._backoff import Backoff
 from ._errors import Cancelled, RetryError, TimeoutError
+from ._introspect import is_async_callable
 from ._scope import open_scope
-from ._time import Duration, async_sleep, instant_mode, now, seconds
+from ._time import Duration, async_sleep, check_count, instant_mode, now, seconds
 
 if TYPE_CHECKING:
     from ._attempts import Attempts
@@ -68,23 +77,20 @@ class SupportsRetryBudget(Protocol):
         """
 
 
-def _leaves(exc: BaseExceptionGroup[Any]) -> list[BaseException]:
-    out: list[BaseException] = []
+def _leaves(exc: ExceptionGroup[Exception]) -> list[Exception]:
+    out: list[Exception] = []
     for inner in exc.exceptions:
-        if isinstance(inner, BaseExceptionGroup):
+        if isinstance(inner, ExceptionGroup):
             out.extend(_leaves(inner))
         else:
             out.append(inner)
     return out
 
 
-def _compile_on(on: On) -> Callable[[Exception], bool]:
+def _compile_on(on: object) -> Callable[[Exception], bool]:
     """Turn ``on=`` into a predicate over exceptions, validating it."""
-    if isinstance(on, type) or isinstance(on, tuple):
-        types = on if isinstance(on, tuple) else (on,)
-        if not types:
-            msg = "on= needs at least one exception type"
-            raise ValueError(msg)
+    if isinstance(on, type | tuple):
+        types: tuple[object, ...] = on if isinstance(on, tuple) else (on,)
         for kind in types:
             if not (isinstance(kind, type) and issubclass(kind, Exception)):
                 msg = (
@@ -93,24 +99,22 @@ def _compile_on(on: On) -> Callable[[Exception], bool]:
                 )
                 raise TypeError(msg)
 
+        kinds = cast("tuple[type[Exception], ...]", types)
+
         def matches(exc: Exception) -> bool:
-            if isinstance(exc, types):
+            if isinstance(exc, kinds):
                 return True
             if isinstance(exc, ExceptionGroup):
-                return all(isinstance(leaf, types) for leaf in _leaves(exc))
+                return all(isinstance(leaf, kinds) for leaf in _leaves(exc))
             return False
 
         return matches
     if callable(on):
-        predicate = on
+        predicate = cast("Callable[[Exception], object]", on)
 
         def satisfies(exc: Exception) -> bool:
             if isinstance(exc, ExceptionGroup):
-                leaves = _leaves(exc)
-                return all(isinstance(leaf, Exception) for leaf in leaves) and all(
-                    predicate(leaf)  # type: ignore[arg-type]
-                    for leaf in leaves
-                )
+                return all(predicate(leaf) for leaf in _leaves(exc))
             return bool(predicate(exc))
 
         return satisfies
@@ -118,19 +122,23 @@ def _compile_on(on: On) -> Callable[[Exception], bool]:
     raise TypeError(msg)
 
 
-def _optional_seconds(what: str) -> Callable[[Duration | None], float | None]:
-    def convert(value: Duration | None) -> float | None:
-        return None if value is None else seconds(value, what, allow_zero=False)
-
-    return convert
+def _deadline(value: Duration | None) -> float | None:
+    return None if value is None else seconds(value, "deadline", allow_zero=False)
 
 
-def _check_attempts(_: object, __: object, value: int | None) -> None:
+def _attempt_timeout(value: Duration | None) -> float | None:
     if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        msg = f"attempts must be an int >= 1 (or None for no limit), not {value!r}"
-        raise ValueError(msg)
+        return None
+    return seconds(value, "attempt_timeout", allow_zero=False)
+
+
+def _max_server_delay(value: Duration) -> float:
+    return seconds(value, "max_server_delay")
+
+
+def _check_attempts(_: object, __: object, value: object) -> None:
+    if value is not None:
+        check_count(value, "attempts (or None for no limit)")
 
 
 _DEFAULT_BACKOFF = Backoff.exponential()
@@ -153,12 +161,19 @@ class _Call:
         self.timeout_error: TimeoutError | None = None
 
     def retryable(self, retry: Retry, error: Exception) -> bool:
-        return error is self.timeout_error or retry._matches(error)  # noqa: SLF001
+        return error is self.timeout_error or retry._matches(error)
 
-    def timed_out(self, limit: float, cause: BaseException) -> TimeoutError:
+    def timed_out(
+        self, retry: Retry, limit: float, cause: BaseException
+    ) -> TimeoutError:
+        """Record that the attempt hit the policy's attempt timeout."""
         error = TimeoutError(timeout=limit, name=self.name)
         error.__cause__ = cause
         self.timeout_error = error
+        if _events.enabled(retry.listeners):
+            _events.emit(
+                _events.TimeoutFired(name=self.name, timeout=limit), retry.listeners
+            )
         return error
 
 
@@ -183,7 +198,8 @@ class Retry:
             of them, or a predicate called with the exception. An exception
             group is retried only if every exception in it matches (the
             predicate is called with each). Required: there is no catch-all
-            default.
+            default. ``on=()`` retries no exception, for policies that only
+            retry on results (*retry_on_result*).
         attempts: Maximum number of attempts, >= 1, or ``None`` for no limit
             (then *deadline* or *cancel* must bound the retrying).
         backoff: The delays between attempts.
@@ -208,7 +224,9 @@ class Retry:
         max_server_delay: Cap on server hints.
         budget: A shared :class:`SupportsRetryBudget`; when it refuses, the
             call gives up at once.
-        rng: Random source for jitter, for reproducible delays.
+        rng: Random source for jitter, for reproducible delays. Give
+            independent clients independent sources: clients seeded alike
+            draw alike delays and retry in lockstep.
         cancel: A :class:`CancelToken`: once cancelled, no further attempt
             starts and a sleeping retry ends at once, raising
             :class:`brace.Cancelled` (chained to the last error). A running
@@ -225,34 +243,38 @@ class Retry:
     """
 
     on: On
-    attempts: int | None = attrs.field(default=3, validator=_check_attempts)
+    # Stored as max_attempts: the name "attempts" is the block-API method.
+    max_attempts: int | None = attrs.field(
+        default=3, alias="attempts", validator=_check_attempts
+    )
     backoff: Backoff = attrs.field(
         default=_DEFAULT_BACKOFF, validator=attrs.validators.instance_of(Backoff)
     )
-    deadline: float | None = attrs.field(
-        default=None, converter=_optional_seconds("deadline")
-    )
+    deadline: float | None = attrs.field(default=None, converter=_deadline)
     attempt_timeout: float | None = attrs.field(
-        default=None, converter=_optional_seconds("attempt_timeout")
+        default=None, converter=_attempt_timeout
     )
     retry_on_result: Callable[[Any], bool] | None = None
     raise_for_result: bool = False
     retry_after: Callable[[Any], Duration | None] | None = None
-    max_server_delay: float = attrs.field(
-        default=60.0, converter=lambda v: seconds(v, "max_server_delay")
-    )
+    max_server_delay: float = attrs.field(default=60.0, converter=_max_server_delay)
     budget: SupportsRetryBudget | None = None
     rng: random.Random | None = None
     cancel: CancelToken | None = None
     name: str | None = None
-    listeners: tuple[_events.Listener, ...] = attrs.field(default=(), converter=tuple)
+    listeners: tuple[_events.Listener, ...] = attrs.field(
+        default=(), converter=_events.listeners
+    )
     _matches: Callable[[Exception], bool] = attrs.field(
         init=False, repr=False, eq=False
     )
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_matches", _compile_on(self.on))
-        if self.attempts is None and self.deadline is None and self.cancel is None:
+        if self.on == () and self.retry_on_result is None:
+            msg = "on=() retries no exception: give exception types, or retry_on_result"
+            raise ValueError(msg)
+        if self.max_attempts is None and self.deadline is None and self.cancel is None:
             msg = (
                 "attempts=None retries forever: also set deadline= or cancel= "
                 "to bound it"
@@ -270,7 +292,7 @@ class Retry:
         self, call: _Call, error: Exception | None, result: object, at: float
     ) -> float | str:
         """The delay before the next attempt, or the reason to give up."""
-        limit = self.attempts
+        limit = self.max_attempts
         mode = instant_mode()
         if mode is not None and mode.attempts is not None:
             limit = mode.attempts if limit is None else min(limit, mode.attempts)
@@ -312,8 +334,8 @@ class Retry:
         return delay + delay * 0.1 * (self.rng or random).random()
 
     def _give_up(
-        self, call: _Call, reason: str, error: Exception | None, result: T, at: float
-    ) -> T:
+        self, call: _Call, reason: str, error: Exception | None, result: Any, at: float
+    ) -> Any:
         """Let the last outcome through, annotated; or raise for cancellation."""
         elapsed = max(0.0, at - call.start)
         if _events.enabled(self.listeners):
@@ -333,10 +355,15 @@ class Retry:
             raise Cancelled(self.cancel.reason) from error
         if error is None:
             if self.raise_for_result:
-                raise RetryError(attempts=call.attempt, last_result=result, name=call.name)
+                raise RetryError(
+                    attempts=call.attempt, last_result=result, name=call.name
+                )
             return result
         plural = "s" if call.attempt != 1 else ""
-        note = f"brace: gave up after {call.attempt} attempt{plural} over {elapsed:.3g} s"
+        note = (
+            f"brace: gave up after {call.attempt} attempt{plural} "
+            f"over {_format_seconds(elapsed)} s"
+        )
         if call.from_failure:
             note += " of retrying"
         if reason == "deadline":
@@ -345,6 +372,12 @@ class Retry:
             note += " (retry budget exhausted)"
         error.add_note(note)
         raise error
+
+    def _must_sleep(self, delay: float) -> bool:
+        # A zero delay retries without yielding to the event loop, like a
+        # hand-written loop; but an unbounded policy must not starve the
+        # loop, so it always yields.
+        return delay > 0 or self.max_attempts is None
 
     def _succeeded(self, call: _Call, last_error: Exception | None) -> None:
         if self.budget is not None:
@@ -370,14 +403,14 @@ class Retry:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
             if scope.exit(type(exc), exc, exc.__traceback__):
-                raise call.timed_out(limit, exc) from exc
+                raise call.timed_out(self, limit, exc) from exc
             raise
         scope.exit(None)
         return result
 
     async def _run(
-        self, fn: Callable[..., Awaitable[T]], args: Any, kwargs: Any, name: str
-    ) -> T:
+        self, fn: Callable[..., Awaitable[Any]], args: Any, kwargs: Any, name: str
+    ) -> Any:
         call = _Call(name, now())
         if self.cancel is not None:
             self.cancel.raise_if_cancelled()
@@ -397,12 +430,12 @@ class Retry:
     async def _resume(
         self,
         call: _Call,
-        fn: Callable[..., Awaitable[T]],
+        fn: Callable[..., Awaitable[Any]],
         args: Any,
         kwargs: Any,
         error: Exception | None,
         result: Any,
-    ) -> T:
+    ) -> Any:
         """Carry on after a failed attempt, until success or giving up."""
         while True:
             if error is not None and not call.retryable(self, error):
@@ -411,7 +444,7 @@ class Retry:
             plan = self._plan(call, error, result, at)
             if isinstance(plan, str):
                 return self._give_up(call, plan, error, result, at)
-            if plan > 0 and not await _sleep_async(plan, self.cancel):
+            if self._must_sleep(plan) and not await _sleep_async(plan, self.cancel):
                 return self._give_up(call, "cancelled", error, result, now())
             call.attempt += 1
             try:
@@ -423,13 +456,13 @@ class Retry:
                 error = None
                 continue
             self._succeeded(call, error)
-            return result  # type: ignore[no-any-return]
+            return result
 
     # -- the sync driver ---------------------------------------------------
 
     def _run_sync(
-        self, fn: Callable[..., T], args: Any, kwargs: Any, name: str
-    ) -> T:
+        self, fn: Callable[..., Any], args: Any, kwargs: Any, name: str
+    ) -> Any:
         call = _Call(name, time.monotonic())
         if self.cancel is not None:
             self.cancel.raise_if_cancelled()
@@ -443,6 +476,14 @@ class Retry:
                     raise
                 error = exc
             else:
+                if inspect.iscoroutine(result):
+                    result.close()
+                    msg = (
+                        f"{name} returned a coroutine but was decorated as a "
+                        "synchronous function; make it an async def so that "
+                        "Retry awaits it"
+                    )
+                    raise TypeError(msg)
                 if self.retry_on_result is None or not self.retry_on_result(result):
                     self._succeeded(call, error)
                     return result
@@ -463,7 +504,8 @@ class Retry:
             return staticmethod(self(fn.__func__))  # type: ignore[return-value]
         if isinstance(fn, classmethod):
             return classmethod(self(fn.__func__))  # type: ignore[return-value]
-        if not callable(fn):
+        target: object = fn
+        if not callable(target):
             msg = f"Retry decorates functions, not {fn!r}"
             raise TypeError(msg)
         name = self.name or getattr(fn, "__qualname__", None) or repr(fn)
@@ -475,7 +517,7 @@ class Retry:
             from ._generators import retry_generator
 
             return retry_generator(self, fn, name)  # type: ignore[return-value]
-        if inspect.iscoroutinefunction(fn):
+        if is_async_callable(fn):
             return self._wrap_async(fn, name)  # type: ignore[return-value]
         if self.attempt_timeout is not None:
             msg = (
@@ -533,7 +575,7 @@ class Retry:
     ) -> T:
         """Await ``fn(*args, **kwargs)``, retrying it under this policy."""
         name = self.name or getattr(fn, "__qualname__", None) or repr(fn)
-        return await self._run(fn, args, kwargs, name)
+        return cast("T", await self._run(fn, args, kwargs, name))
 
     def attempts(self, *, name: str | None = None) -> Attempts:
         """The block API: one context manager per attempt.
@@ -550,6 +592,13 @@ class Retry:
         from ._attempts import Attempts, caller_name
 
         return Attempts(self, name or self.name or caller_name())
+
+
+def _format_seconds(value: float) -> str:
+    """Seconds for humans: 3 significant digits, never scientific notation."""
+    if value >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3g}" if value >= 0.001 else "0"
 
 
 async def _sleep_async(delay: float, token: CancelToken | None) -> bool:

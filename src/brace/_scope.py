@@ -85,9 +85,7 @@ class AsyncioScope:
         # Another cancellation requested while this region's was pending
         # (an outer timeout, task.cancel()) takes precedence: the count
         # stays above the level at entry and the CancelledError propagates.
-        return (
-            self._task.uncancel() <= self._cancelling and exc_type is _CancelledError
-        )
+        return self._task.uncancel() <= self._cancelling and exc_type is _CancelledError
 
 
 class AnyioScope:

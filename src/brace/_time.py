@@ -31,7 +31,7 @@ Duration = float | int | dt.timedelta
 # The C accelerated lookup that asyncio itself uses: returns None instead of
 # raising when no asyncio loop runs in this thread, so it doubles as a cheap
 # "are we on asyncio?" test.
-running_loop = asyncio._get_running_loop  # noqa: SLF001
+running_loop = asyncio._get_running_loop
 
 
 def now() -> float:
@@ -53,7 +53,7 @@ async def async_sleep(delay: float) -> None:
         await anyio.sleep(delay)
 
 
-def seconds(value: Duration, what: str, *, allow_zero: bool = True) -> float:
+def seconds(value: object, what: str, *, allow_zero: bool = True) -> float:
     """Convert a duration to float seconds, rejecting nonsense at once.
 
     Raises:
@@ -76,6 +76,13 @@ def seconds(value: Duration, what: str, *, allow_zero: bool = True) -> float:
         msg = f"{what} must be {bound} seconds, not {result!r}"
         raise ValueError(msg)
     return result
+
+
+def check_count(value: object, what: str) -> None:
+    """Reject anything but an int >= 1 (bools included) with a clear error."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{what} must be an int >= 1, not {value!r}"
+        raise ValueError(msg)
 
 
 @attrs.frozen
@@ -101,6 +108,6 @@ def instant_mode() -> InstantMode | None:
 
 def set_instant_mode(mode: InstantMode | None) -> InstantMode | None:
     """Switch instant mode and return the previous state (for restoring)."""
-    global _instant  # noqa: PLW0603
+    global _instant
     previous, _instant = _instant, mode
     return previous

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
@@ -13,6 +12,7 @@ import attrs
 
 from . import _events
 from ._errors import TimeoutError
+from ._introspect import is_async_callable
 from ._scope import Scope, open_scope
 from ._time import Duration, seconds
 
@@ -61,7 +61,7 @@ class Timeout:
     seconds: float = attrs.field(converter=_to_seconds)
     name: str | None = attrs.field(default=None, kw_only=True)
     listeners: tuple[_events.Listener, ...] = attrs.field(
-        default=(), kw_only=True, converter=tuple
+        default=(), kw_only=True, converter=_events.listeners
     )
 
     def _expired(self, name: str | None) -> TimeoutError:
@@ -77,7 +77,7 @@ class Timeout:
         self, fn: Callable[P, Awaitable[T]], /
     ) -> Callable[P, Coroutine[Any, Any, T]]:
         """Decorate an ``async def`` function so that every call is limited."""
-        if not inspect.iscoroutinefunction(fn):
+        if not is_async_callable(fn):
             msg = (
                 f"Timeout can only interrupt async functions, and {fn!r} is not "
                 "one; a synchronous call cannot be cancelled from outside"
