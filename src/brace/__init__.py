@@ -8,6 +8,7 @@ the tools for tests.
 
 from ._attempts import Attempt, Attempts
 from ._backoff import Backoff, Jitter
+from ._budget import SupportsRetryBudget
 from ._cancel import CallbackHandle, CancelToken
 from ._errors import (
     BraceError,
@@ -34,7 +35,7 @@ from ._events import (
     TokenCancelled,
     subscribe,
 )
-from ._retry import Retry, SupportsRetryBudget, retry
+from ._retry import Retry, retry
 from ._retry_after import parse_retry_after
 from ._timeout import Timeout, timeout
 from ._version import __version__

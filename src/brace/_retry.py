@@ -18,18 +18,18 @@ from typing import (
     TYPE_CHECKING,
     Any,
     ParamSpec,
-    Protocol,
     TypeVar,
     cast,
-    runtime_checkable,
 )
 
 import attrs
 
 from . import _events
 from ._backoff import Backoff
+from ._budget import SupportsRetryBudget
 from ._errors import Cancelled, RetryError, TimeoutError
 from ._introspect import is_async_callable
+from ._matching import compile_on
 from ._scope import open_scope
 from ._time import Duration, async_sleep, check_count, instant_mode, now, seconds
 
@@ -49,77 +49,6 @@ F = TypeVar(
 )
 
 On = type[Exception] | tuple[type[Exception], ...] | Callable[[Exception], bool]
-
-
-@runtime_checkable
-class SupportsRetryBudget(Protocol):
-    """What :class:`Retry` needs from a retry budget (``budget=``).
-
-    A budget is shared by many calls to one dependency and caps the share of
-    retries among them, so that retries cannot multiply the load on a
-    dependency that is already failing. :class:`brace.RetryBudget` implements
-    it; so can your own class.
-
-    .. versionadded:: 0.1
-    """
-
-    def withdraw(self, error: Exception | None, /) -> bool:
-        """Ask for one retry after *error* (``None``: a rejected result).
-
-        Returns ``False`` to make the call give up at once.
-        """
-
-    def deposit(self, attempts: int, last_error: Exception | None, /) -> None:
-        """Report a call that succeeded on attempt number *attempts*.
-
-        *last_error* is the error that the final retry was made for, or
-        ``None`` when the first attempt succeeded.
-        """
-
-
-def _leaves(exc: ExceptionGroup[Exception]) -> list[Exception]:
-    out: list[Exception] = []
-    for inner in exc.exceptions:
-        if isinstance(inner, ExceptionGroup):
-            out.extend(_leaves(inner))
-        else:
-            out.append(inner)
-    return out
-
-
-def _compile_on(on: object) -> Callable[[Exception], bool]:
-    """Turn ``on=`` into a predicate over exceptions, validating it."""
-    if isinstance(on, type | tuple):
-        types: tuple[object, ...] = on if isinstance(on, tuple) else (on,)
-        for kind in types:
-            if not (isinstance(kind, type) and issubclass(kind, Exception)):
-                msg = (
-                    f"on= takes Exception subclasses or a predicate, not {kind!r}; "
-                    "cancellation, KeyboardInterrupt and SystemExit are never retried"
-                )
-                raise TypeError(msg)
-
-        kinds = cast("tuple[type[Exception], ...]", types)
-
-        def matches(exc: Exception) -> bool:
-            if isinstance(exc, kinds):
-                return True
-            if isinstance(exc, ExceptionGroup):
-                return all(isinstance(leaf, kinds) for leaf in _leaves(exc))
-            return False
-
-        return matches
-    if callable(on):
-        predicate = cast("Callable[[Exception], object]", on)
-
-        def satisfies(exc: Exception) -> bool:
-            if isinstance(exc, ExceptionGroup):
-                return all(predicate(leaf) for leaf in _leaves(exc))
-            return bool(predicate(exc))
-
-        return satisfies
-    msg = f"on= takes an exception type, a tuple of them, or a predicate, not {on!r}"
-    raise TypeError(msg)
 
 
 def _deadline(value: Duration | None) -> float | None:
@@ -270,7 +199,7 @@ class Retry:
     )
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_matches", _compile_on(self.on))
+        object.__setattr__(self, "_matches", compile_on(self.on))
         if self.on == () and self.retry_on_result is None:
             msg = "on=() retries no exception: give exception types, or retry_on_result"
             raise ValueError(msg)
