@@ -80,7 +80,9 @@ class RetryGaveUp(Event):
 
     Attributes:
         attempts: How many attempts were made.
-        elapsed: Seconds from the first attempt's start to giving up.
+        elapsed: Seconds from the start of the call to giving up; for
+            policies without a deadline, from the first failure (their
+            success path does not read the clock).
         reason: Why it stopped: ``"attempts"``, ``"deadline"``, ``"budget"``,
             ``"cancelled"`` or ``"not_retryable"`` (a generator had already
             yielded).

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ._attempts import Attempts
     from ._cancel import CancelToken
 
-__all__ = ["Retry", "SupportsRetryBudget", "retry"]
+__all__ = ["Retry", "retry"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -120,7 +120,9 @@ class Retry:
     :class:`SystemExit` and :class:`GeneratorExit` are never retried, never
     shown to ``on`` predicates and never swallowed. When it gives up, the last
     exception propagates unchanged, its traceback intact, with a note such as
-    ``brace: gave up after 3 attempts over 1.2 s``.
+    ``brace: gave up after 3 attempts over 1.2 s``. (Without a *deadline*,
+    the success path never reads the clock, so times count from the first
+    failure and the note says ``over 1.2 s of retrying``.)
 
     Args:
         on: Which failures to retry: an :class:`Exception` subclass, a tuple
