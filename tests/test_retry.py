@@ -61,6 +61,7 @@ async def test_gives_up_reraising_the_last_exception_with_a_note() -> None:
         calls += 1
         raise errors[calls - 1]
 
+    await anyio.sleep(100)  # elapsed times must not be clock readings
     with pytest.raises(ConnectionError) as info:
         await Retry(on=ConnectionError, attempts=3, backoff=ONE_SECOND)(fails)()
     assert info.value is errors[2]
@@ -81,6 +82,7 @@ async def test_note_counts_from_call_start_with_a_deadline() -> None:
         raise ConnectionError
 
     policy = Retry(on=ConnectionError, attempts=2, backoff=ONE_SECOND, deadline=100)
+    await anyio.sleep(50)
     with pytest.raises(ConnectionError) as info:
         await policy(slow_fail)()
     assert info.value.__notes__ == ["brace: gave up after 2 attempts over 11 s"]
@@ -92,7 +94,7 @@ async def test_one_attempt_note_is_singular() -> None:
     with pytest.raises(ConnectionError) as info:
         await Retry(on=ConnectionError, attempts=1)(flaky)()
     assert flaky.calls == 1
-    assert info.value.__notes__[0].startswith("brace: gave up after 1 attempt over")
+    assert info.value.__notes__ == ["brace: gave up after 1 attempt"]
 
 
 async def test_non_matching_exception_propagates_at_once_unannotated() -> None:

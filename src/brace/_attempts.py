@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,7 @@ class Attempt:
     def __enter__(self) -> Attempt:
         owner = self._owner
         if owner.policy.attempt_timeout is not None:
-            self._limit = owner.policy._attempt_limit(self._call, now())
+            self._limit = owner.policy._attempt_limit(self._call)
             self._scope = open_scope(self._limit)
         return self
 
@@ -105,16 +106,16 @@ class Attempts:
             raise TypeError(msg)
         return self
 
-    def _start(self, at: float) -> Attempt:
-        from ._retry import _Call
+    def _start(self, clock: Callable[[], float]) -> Attempt:
+        from ._retry import _call
 
         if self.policy.cancel is not None:
             self.policy.cancel.raise_if_cancelled()
-        self.call = _Call(self.name, at)
+        self.call = _call(self.name, clock, True)
         self._pending = Attempt(self, self.call)
         return self._pending
 
-    def _after(self, call: _Call, at: float) -> float | None:
+    def _after(self, call: _Call) -> float | None:
         """The delay before the next attempt, or ``None`` when done.
 
         Raises the last error (annotated) when the policy gives up.
@@ -125,10 +126,10 @@ class Attempts:
                 self._pending = None
                 self.policy._succeeded(call, self._retried_for)
             return None
-        plan = self.policy._plan(call, self.error, None, at)
+        plan = self.policy._plan(call, self.error, None)
         if isinstance(plan, str):
             self._pending = None
-            self.policy._give_up(call, plan, self.error, None, at)
+            self.policy._give_up(call, plan, self.error, None)
             raise AssertionError  # _give_up raises when there is an error
         return plan
 
@@ -141,10 +142,10 @@ class Attempts:
     async def __anext__(self) -> Attempt:
         call = self.call
         if call is None:
-            return self._start(now())
+            return self._start(now)
         from ._retry import _sleep_async
 
-        delay = self._after(call, now())
+        delay = self._after(call)
         if delay is None:
             raise StopAsyncIteration
         if self.policy._must_sleep(delay) and not await _sleep_async(
@@ -156,10 +157,10 @@ class Attempts:
     def __next__(self) -> Attempt:
         call = self.call
         if call is None:
-            return self._start(time.monotonic())
+            return self._start(time.monotonic)
         from ._retry import _sleep_sync
 
-        delay = self._after(call, time.monotonic())
+        delay = self._after(call)
         if delay is None:
             raise StopIteration
         if delay > 0 and not _sleep_sync(delay, self.policy.cancel):
@@ -168,4 +169,4 @@ class Attempts:
 
     def _cancelled(self, call: _Call) -> None:
         self._pending = None
-        self.policy._give_up(call, "cancelled", self.error, None, now())
+        self.policy._give_up(call, "cancelled", self.error, None)

@@ -7,6 +7,7 @@ concurrent retries without them stepping on each other's sequence.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable, Iterator
@@ -254,6 +255,10 @@ class Backoff:
 
         .. versionadded:: 0.1
         """
+        if self.jitter == "none" and self.kind == "constant":
+            # The common "fixed delay" schedule, as a C iterator: retries
+            # with it pay no generator frame per delay.
+            return itertools.repeat(max(self.minimum, self.initial))
         rand = (rng or random).random
         if self.jitter == "decorrelated":
             return self._decorrelated_delays(rand)

@@ -18,8 +18,8 @@ class SupportsRetryBudget(Protocol):
 
     A budget is shared by many calls to one dependency and caps the share of
     retries among them, so that retries cannot multiply the load on a
-    dependency that is already failing. :class:`brace.RetryBudget` implements
-    it; so can your own class.
+    dependency that is already failing. brace's ``RetryBudget`` (to come)
+    will implement it; so can your own class.
 
     .. versionadded:: 0.1
     """

@@ -81,8 +81,9 @@ class RetryGaveUp(Event):
     Attributes:
         attempts: How many attempts were made.
         elapsed: Seconds from the start of the call to giving up; for
-            policies without a deadline, from the first failure (their
-            success path does not read the clock).
+            policies without a deadline, from the first wait before a retry,
+            and ``None`` if no retry waited (brace then never read the
+            clock).
         reason: Why it stopped: ``"attempts"``, ``"deadline"``, ``"budget"``,
             ``"cancelled"`` or ``"not_retryable"`` (a generator had already
             yielded).
@@ -93,7 +94,7 @@ class RetryGaveUp(Event):
     """
 
     attempts: int
-    elapsed: float
+    elapsed: float | None
     reason: str
     error: BaseException | None = None
     result: object = None
@@ -137,6 +138,9 @@ E = TypeVar("E", bound=Event)
 # subscribed twice for different kinds and delivery order is registration
 # order.
 _subscribers: list[tuple[Callable[[Event], object], tuple[type[Event], ...]]] = []
+# Hot paths test this name directly (``if subscribers or listeners``) to skip
+# building events nobody receives; it is the same list object throughout.
+subscribers = _subscribers
 
 
 class Subscription:

@@ -28,9 +28,7 @@ def _check(policy: Retry, name: str) -> None:
         raise TypeError(msg)
 
 
-def _not_retried(
-    policy: Retry, call: _Call, error: Exception, items: int, at: float
-) -> None:
+def _not_retried(policy: Retry, call: _Call, error: Exception, items: int) -> None:
     """Annotate a matching error raised after items were yielded."""
     if not call.retryable(policy, error):
         return
@@ -43,7 +41,9 @@ def _not_retried(
             _events.RetryGaveUp(
                 name=call.name,
                 attempts=call.attempt,
-                elapsed=max(0.0, at - call.start),
+                elapsed=None
+                if call.start is None
+                else max(0.0, call.clock() - call.start),
                 reason="not_retryable",
                 error=error,
             ),
@@ -55,13 +55,13 @@ def retry_async_generator(
     policy: Retry, fn: Callable[..., AsyncGenerator[Any, Any]], name: str
 ) -> Callable[..., AsyncGenerator[Any, Any]]:
     """Wrap an async generator function in *policy*."""
-    from ._retry import _Call, _sleep_async
+    from ._retry import _call, _sleep_async
 
     _check(policy, name)
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        call = _Call(name, now())
+        call = _call(name, now, True)
         if policy.cancel is not None:
             policy.cancel.raise_if_cancelled()
         while True:
@@ -77,14 +77,13 @@ def retry_async_generator(
             await agen.aclose()
             if not call.retryable(policy, error):
                 raise error
-            at = now()
-            plan = policy._plan(call, error, None, at)
+            plan = policy._plan(call, error, None)
             if isinstance(plan, str):
-                policy._give_up(call, plan, error, None, at)
+                policy._give_up(call, plan, error, None)
             elif policy._must_sleep(plan) and not await _sleep_async(
                 plan, policy.cancel
             ):
-                policy._give_up(call, "cancelled", error, None, now())
+                policy._give_up(call, "cancelled", error, None)
             call.attempt += 1
         policy._succeeded(call, None)
         items = 1
@@ -102,7 +101,7 @@ def retry_async_generator(
                     except StopAsyncIteration:
                         raise
                     except Exception as exc:
-                        _not_retried(policy, call, exc, items, now())
+                        _not_retried(policy, call, exc, items)
                         raise
                 items += 1
         except StopAsyncIteration:
@@ -117,7 +116,7 @@ def retry_generator(
     policy: Retry, fn: Callable[..., Generator[Any, Any, Any]], name: str
 ) -> Callable[..., Generator[Any, Any, Any]]:
     """Wrap a generator function in *policy* (sleeping with time.sleep)."""
-    from ._retry import _Call, _sleep_sync
+    from ._retry import _call, _sleep_sync
 
     _check(policy, name)
     if policy.attempt_timeout is not None:
@@ -126,7 +125,7 @@ def retry_generator(
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        call = _Call(name, time.monotonic())
+        call = _call(name, time.monotonic, True)
         if policy.cancel is not None:
             policy.cancel.raise_if_cancelled()
         while True:
@@ -141,12 +140,11 @@ def retry_generator(
                 break
             if not call.retryable(policy, error):
                 raise error
-            at = time.monotonic()
-            plan = policy._plan(call, error, None, at)
+            plan = policy._plan(call, error, None)
             if isinstance(plan, str):
-                policy._give_up(call, plan, error, None, at)
+                policy._give_up(call, plan, error, None)
             elif plan > 0 and not _sleep_sync(plan, policy.cancel):
-                policy._give_up(call, "cancelled", error, None, time.monotonic())
+                policy._give_up(call, "cancelled", error, None)
             call.attempt += 1
         policy._succeeded(call, None)
         items = 1
@@ -164,7 +162,7 @@ def retry_generator(
                     except StopIteration:
                         raise
                     except Exception as exc:
-                        _not_retried(policy, call, exc, items, time.monotonic())
+                        _not_retried(policy, call, exc, items)
                         raise
                 items += 1
         except StopIteration as stop:

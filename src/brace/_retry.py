@@ -13,7 +13,7 @@ import inspect
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -31,7 +31,14 @@ from ._errors import Cancelled, RetryError, TimeoutError
 from ._introspect import is_async_callable
 from ._matching import compile_on
 from ._scope import open_scope
-from ._time import Duration, async_sleep, check_count, instant_mode, now, seconds
+from ._time import (
+    Duration,
+    async_sleep,
+    check_count,
+    instant_mode,
+    now,
+    seconds,
+)
 
 if TYPE_CHECKING:
     from ._attempts import Attempts
@@ -76,18 +83,36 @@ _DEFAULT_BACKOFF = Backoff.exponential()
 class _Call:
     """The mutable state of one retried call."""
 
-    __slots__ = ("attempt", "delays", "from_failure", "name", "start", "timeout_error")
+    __slots__ = (
+        "attempt",
+        "clock",
+        "delays",
+        "from_failure",
+        "name",
+        "start",
+        "timeout_error",
+    )
 
-    def __init__(self, name: str, start: float) -> None:
+    def __init__(
+        self, name: str, clock: Callable[[], float], start: float | None
+    ) -> None:
         self.name = name
-        self.start = start
+        self.clock = clock
         self.attempt = 1
-        self.delays: Any = None
-        # True when *start* is the time of the first failure, not of the call.
-        self.from_failure = False
+        self.delays: Iterator[float] | None = None
+        # Policies with a deadline read the clock when the call starts. The
+        # others read it only when they first wait (see Retry._plan): a call
+        # that succeeds, or retries without waiting, never reads it.
+        self.start = start
+        self.from_failure = start is None
         # The error of an attempt that hit attempt_timeout: always retryable,
         # whatever on= says, since this policy caused it.
         self.timeout_error: TimeoutError | None = None
+
+    def left(self, deadline: float) -> float:
+        """Seconds left until *deadline* (calls with one are timed from start)."""
+        assert self.start is not None  # noqa: S101
+        return self.start + deadline - self.clock()
 
     def retryable(self, retry: Retry, error: Exception) -> bool:
         return error is self.timeout_error or retry._matches(error)
@@ -106,6 +131,11 @@ class _Call:
         return error
 
 
+def _call(name: str, clock: Callable[[], float], timed: bool) -> _Call:
+    """A call's state, timed from now if *timed*, else from its first failure."""
+    return _Call(name, clock, clock() if timed else None)
+
+
 @attrs.frozen(kw_only=True)
 class Retry:
     """Retry a call that fails with a matching exception (or result).
@@ -121,8 +151,9 @@ class Retry:
     shown to ``on`` predicates and never swallowed. When it gives up, the last
     exception propagates unchanged, its traceback intact, with a note such as
     ``brace: gave up after 3 attempts over 1.2 s``. (Without a *deadline*,
-    the success path never reads the clock, so times count from the first
-    failure and the note says ``over 1.2 s of retrying``.)
+    brace reads the clock only once a retry waits, so times count from the
+    first wait, and the note says ``over 1.2 s of retrying``; retries that
+    never wait report no time at all.)
 
     Args:
         on: Which failures to retry: an :class:`Exception` subclass, a tuple
@@ -199,9 +230,29 @@ class Retry:
     _matches: Callable[[Exception], bool] = attrs.field(
         init=False, repr=False, eq=False
     )
+    # The delay of a fixed schedule (constant, no jitter), so that retries
+    # with it need no iterator; None for every other schedule.
+    _fixed_delay: float | None = attrs.field(init=False, repr=False, eq=False)
+    # No server hints, deadline, budget or token: _plan's short path.
+    _plain: bool = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_matches", compile_on(self.on))
+        backoff = self.backoff
+        fixed = backoff.kind == "constant" and backoff.jitter == "none"
+        object.__setattr__(
+            self,
+            "_fixed_delay",
+            max(backoff.minimum, backoff.initial) if fixed else None,
+        )
+        object.__setattr__(
+            self,
+            "_plain",
+            self.retry_after is None
+            and self.deadline is None
+            and self.budget is None
+            and self.cancel is None,
+        )
         if self.on == () and self.retry_on_result is None:
             msg = "on=() retries no exception: give exception types, or retry_on_result"
             raise ValueError(msg)
@@ -220,42 +271,67 @@ class Retry:
     # -- decisions shared by every driver ----------------------------------
 
     def _plan(
-        self, call: _Call, error: Exception | None, result: object, at: float
+        self, call: _Call, error: Exception | None, result: object
     ) -> float | str:
         """The delay before the next attempt, or the reason to give up."""
         limit = self.max_attempts
         mode = instant_mode()
+        if self._plain and mode is None:
+            # No hint, deadline, budget or token to consult: the common case.
+            if limit is not None and call.attempt >= limit:
+                return "attempts"
+            delay = self._fixed_delay
+            if delay is None:
+                delay = self._next_delay(call)
+            if delay > 0 and call.start is None:
+                call.start = call.clock()
+            if _events.subscribers or self.listeners:
+                self._scheduled(call, delay, error, result)
+            return delay
         if mode is not None and mode.attempts is not None:
             limit = mode.attempts if limit is None else min(limit, mode.attempts)
         if limit is not None and call.attempt >= limit:
             return "attempts"
         if self.cancel is not None and self.cancel.cancelled:
             return "cancelled"
-        if call.delays is None:
-            call.delays = self.backoff.delays(self.rng)
-        delay: float = next(call.delays)
+        delay = self._fixed_delay
+        if delay is None:
+            delay = self._next_delay(call)
         if self.retry_after is not None:
             hint = self.retry_after(error if error is not None else result)
             if hint is not None:
                 delay = self._server_delay(hint)
         if mode is not None:
             delay = 0.0
-        if self.deadline is not None and delay >= call.start + self.deadline - at:
+        if self.deadline is not None and delay >= call.left(self.deadline):
             return "deadline"
         if self.budget is not None and not self.budget.withdraw(error):
             return "budget"
-        if _events.enabled(self.listeners):
-            _events.emit(
-                _events.RetryScheduled(
-                    name=call.name,
-                    attempt=call.attempt,
-                    delay=delay,
-                    error=error,
-                    result=None if error is not None else result,
-                ),
-                self.listeners,
-            )
+        if delay > 0 and call.start is None:
+            call.start = call.clock()
+        if _events.subscribers or self.listeners:
+            self._scheduled(call, delay, error, result)
         return delay
+
+    def _next_delay(self, call: _Call) -> float:
+        delays = call.delays
+        if delays is None:
+            delays = call.delays = self.backoff.delays(self.rng)
+        return next(delays)
+
+    def _scheduled(
+        self, call: _Call, delay: float, error: Exception | None, result: object
+    ) -> None:
+        _events.emit(
+            _events.RetryScheduled(
+                name=call.name,
+                attempt=call.attempt,
+                delay=delay,
+                error=error,
+                result=None if error is not None else result,
+            ),
+            self.listeners,
+        )
 
     def _server_delay(self, hint: Duration) -> float:
         if isinstance(hint, int | float) and hint < 0:
@@ -265,10 +341,11 @@ class Retry:
         return delay + delay * 0.1 * (self.rng or random).random()
 
     def _give_up(
-        self, call: _Call, reason: str, error: Exception | None, result: Any, at: float
+        self, call: _Call, reason: str, error: Exception | None, result: Any
     ) -> Any:
         """Let the last outcome through, annotated; or raise for cancellation."""
-        elapsed = max(0.0, at - call.start)
+        start = call.start
+        elapsed = None if start is None else max(0.0, call.clock() - start)
         if _events.enabled(self.listeners):
             _events.emit(
                 _events.RetryGaveUp(
@@ -291,12 +368,11 @@ class Retry:
                 )
             return result
         plural = "s" if call.attempt != 1 else ""
-        note = (
-            f"brace: gave up after {call.attempt} attempt{plural} "
-            f"over {_format_seconds(elapsed)} s"
-        )
-        if call.from_failure:
-            note += " of retrying"
+        note = f"brace: gave up after {call.attempt} attempt{plural}"
+        if elapsed is not None:
+            note += f" over {_format_seconds(elapsed)} s"
+            if call.from_failure:
+                note += " of retrying"
         if reason == "deadline":
             note += f" (deadline of {self.deadline:g} s)"
         elif reason == "budget":
@@ -314,12 +390,12 @@ class Retry:
         if self.budget is not None:
             self.budget.deposit(call.attempt, last_error)
 
-    def _attempt_limit(self, call: _Call, at: float) -> float:
+    def _attempt_limit(self, call: _Call) -> float:
         """The attempt timeout, clipped to what is left of the deadline."""
         assert self.attempt_timeout is not None  # noqa: S101
         if self.deadline is None:
             return self.attempt_timeout
-        return min(self.attempt_timeout, call.start + self.deadline - at)
+        return min(self.attempt_timeout, call.left(self.deadline))
 
     # -- the async driver --------------------------------------------------
 
@@ -328,7 +404,7 @@ class Retry:
     ) -> T:
         if self.attempt_timeout is None:
             return await fn(*args, **kwargs)
-        limit = self._attempt_limit(call, now())
+        limit = self._attempt_limit(call)
         scope = open_scope(limit)
         try:
             result = await fn(*args, **kwargs)
@@ -342,7 +418,7 @@ class Retry:
     async def _run(
         self, fn: Callable[..., Awaitable[Any]], args: Any, kwargs: Any, name: str
     ) -> Any:
-        call = _Call(name, now())
+        call = _call(name, now, self.deadline is not None)
         if self.cancel is not None:
             self.cancel.raise_if_cancelled()
         # The retry loop runs outside the except clause so that later
@@ -368,25 +444,40 @@ class Retry:
         result: Any,
     ) -> Any:
         """Carry on after a failed attempt, until success or giving up."""
+        # The loop body is the cost of every retry: policy attributes are
+        # read once, and the common checks are inlined.
+        timed = self.attempt_timeout is not None
+        matches = self._matches
+        unbounded = self.max_attempts is None
+        on_result = self.retry_on_result
         while True:
-            if error is not None and not call.retryable(self, error):
+            if (
+                error is not None
+                and error is not call.timeout_error
+                and not matches(error)
+            ):
                 raise error
-            at = now()
-            plan = self._plan(call, error, result, at)
-            if isinstance(plan, str):
-                return self._give_up(call, plan, error, result, at)
-            if self._must_sleep(plan) and not await _sleep_async(plan, self.cancel):
-                return self._give_up(call, "cancelled", error, result, now())
+            delay = self._plan(call, error, result)
+            if isinstance(delay, str):
+                return self._give_up(call, delay, error, result)
+            # See _must_sleep: zero delays skip the sleep unless unbounded.
+            if (delay > 0 or unbounded) and not await _sleep_async(delay, self.cancel):
+                return self._give_up(call, "cancelled", error, result)
             call.attempt += 1
             try:
-                result = await self._attempt(call, fn, args, kwargs)
+                if timed:
+                    result = await self._attempt(call, fn, args, kwargs)
+                else:
+                    # Straight to the function: no extra coroutine per retry.
+                    result = await fn(*args, **kwargs)
             except Exception as exc:
                 error = exc
                 continue
-            if self.retry_on_result is not None and self.retry_on_result(result):
+            if on_result is not None and on_result(result):
                 error = None
                 continue
-            self._succeeded(call, error)
+            if self.budget is not None:
+                self.budget.deposit(call.attempt, error)
             return result
 
     # -- the sync driver ---------------------------------------------------
@@ -394,7 +485,7 @@ class Retry:
     def _run_sync(
         self, fn: Callable[..., Any], args: Any, kwargs: Any, name: str
     ) -> Any:
-        call = _Call(name, time.monotonic())
+        call = _call(name, time.monotonic, self.deadline is not None)
         if self.cancel is not None:
             self.cancel.raise_if_cancelled()
         error: Exception | None = None
@@ -419,12 +510,11 @@ class Retry:
                     self._succeeded(call, error)
                     return result
                 error = None
-            at = time.monotonic()
-            plan = self._plan(call, error, result if error is None else None, at)
+            plan = self._plan(call, error, result if error is None else None)
             if isinstance(plan, str):
-                return self._give_up(call, plan, error, result, at)
+                return self._give_up(call, plan, error, result)
             if plan > 0 and not _sleep_sync(plan, self.cancel):
-                return self._give_up(call, "cancelled", error, result, time.monotonic())
+                return self._give_up(call, "cancelled", error, result)
             call.attempt += 1
 
     # -- public API --------------------------------------------------------
@@ -478,18 +568,36 @@ class Retry:
             # one try block around the call: nothing else runs unless the
             # first attempt fails.
             resume = self._resume
+            matches = self._matches
+            limit = self.max_attempts or 0
+            # Bounded zero-delay retries (a retry loop written by hand) stay
+            # in this frame, so they cost about what a hand-written loop
+            # does; anything else continues in _resume.
+            zero = self._fixed_delay == 0 and self.max_attempts is not None
+            listeners = self.listeners
+            subscribers = _events.subscribers
+            scheduled = self._scheduled
 
-            # Without a deadline the clock is first read at the first
-            # failure (reading the loop clock would double the overhead), so
-            # elapsed times then count from that failure.
             @functools.wraps(fn)
             async def fast(*args: Any, **kwargs: Any) -> Any:
                 try:
                     return await fn(*args, **kwargs)
                 except Exception as exc:
                     error = exc
-                call = _Call(name, now())
-                call.from_failure = True
+                call = _Call(name, now, None)
+                while (
+                    zero
+                    and call.attempt < limit
+                    and instant_mode() is None
+                    and matches(error)
+                ):
+                    if subscribers or listeners:
+                        scheduled(call, 0.0, error, None)
+                    call.attempt += 1
+                    try:
+                        return await fn(*args, **kwargs)
+                    except Exception as exc:
+                        error = exc
                 return await resume(call, fn, args, kwargs, error, None)
 
             return fast
