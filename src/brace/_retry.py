@@ -233,8 +233,6 @@ class Retry:
     # The delay of a fixed schedule (constant, no jitter), so that retries
     # with it need no iterator; None for every other schedule.
     _fixed_delay: float | None = attrs.field(init=False, repr=False, eq=False)
-    # No server hints, deadline, budget or token: _plan's short path.
-    _plain: bool = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_matches", compile_on(self.on))
@@ -244,14 +242,6 @@ class Retry:
             self,
             "_fixed_delay",
             max(backoff.minimum, backoff.initial) if fixed else None,
-        )
-        object.__setattr__(
-            self,
-            "_plain",
-            self.retry_after is None
-            and self.deadline is None
-            and self.budget is None
-            and self.cancel is None,
         )
         if self.on == () and self.retry_on_result is None:
             msg = "on=() retries no exception: give exception types, or retry_on_result"
@@ -276,18 +266,6 @@ class Retry:
         """The delay before the next attempt, or the reason to give up."""
         limit = self.max_attempts
         mode = instant_mode()
-        if self._plain and mode is None:
-            # No hint, deadline, budget or token to consult: the common case.
-            if limit is not None and call.attempt >= limit:
-                return "attempts"
-            delay = self._fixed_delay
-            if delay is None:
-                delay = self._next_delay(call)
-            if delay > 0 and call.start is None:
-                call.start = call.clock()
-            if _events.subscribers or self.listeners:
-                self._scheduled(call, delay, error, result)
-            return delay
         if mode is not None and mode.attempts is not None:
             limit = mode.attempts if limit is None else min(limit, mode.attempts)
         if limit is not None and call.attempt >= limit:
@@ -296,7 +274,10 @@ class Retry:
             return "cancelled"
         delay = self._fixed_delay
         if delay is None:
-            delay = self._next_delay(call)
+            delays = call.delays
+            if delays is None:
+                delays = call.delays = self.backoff.delays(self.rng)
+            delay = next(delays)
         if self.retry_after is not None:
             hint = self.retry_after(error if error is not None else result)
             if hint is not None:
@@ -312,12 +293,6 @@ class Retry:
         if _events.subscribers or self.listeners:
             self._scheduled(call, delay, error, result)
         return delay
-
-    def _next_delay(self, call: _Call) -> float:
-        delays = call.delays
-        if delays is None:
-            delays = call.delays = self.backoff.delays(self.rng)
-        return next(delays)
 
     def _scheduled(
         self, call: _Call, delay: float, error: Exception | None, result: object
@@ -444,12 +419,8 @@ class Retry:
         result: Any,
     ) -> Any:
         """Carry on after a failed attempt, until success or giving up."""
-        # The loop body is the cost of every retry: policy attributes are
-        # read once, and the common checks are inlined.
         timed = self.attempt_timeout is not None
         matches = self._matches
-        unbounded = self.max_attempts is None
-        on_result = self.retry_on_result
         while True:
             if (
                 error is not None
@@ -460,8 +431,7 @@ class Retry:
             delay = self._plan(call, error, result)
             if isinstance(delay, str):
                 return self._give_up(call, delay, error, result)
-            # See _must_sleep: zero delays skip the sleep unless unbounded.
-            if (delay > 0 or unbounded) and not await _sleep_async(delay, self.cancel):
+            if self._must_sleep(delay) and not await _sleep_async(delay, self.cancel):
                 return self._give_up(call, "cancelled", error, result)
             call.attempt += 1
             try:
@@ -473,11 +443,10 @@ class Retry:
             except Exception as exc:
                 error = exc
                 continue
-            if on_result is not None and on_result(result):
+            if self.retry_on_result is not None and self.retry_on_result(result):
                 error = None
                 continue
-            if self.budget is not None:
-                self.budget.deposit(call.attempt, error)
+            self._succeeded(call, error)
             return result
 
     # -- the sync driver ---------------------------------------------------
