@@ -59,9 +59,11 @@ class CancelToken:
     interrupts the block and raises :class:`brace.Cancelled`. Policies that
     wait accept ``cancel=token``.
 
-    :meth:`cancel` may be called from any thread: callbacks run in the
-    calling thread, and waiting tasks on asyncio are woken through their
-    loop. Tokens need no running event loop, except :meth:`after`.
+    On asyncio, :meth:`cancel` may be called from any thread: callbacks run
+    in the calling thread, and waiting tasks are woken through their loop.
+    On trio, call it only from the trio thread; from another thread, use
+    ``trio.from_thread.run_sync(token.cancel, ...)``. Tokens need no running
+    event loop, except :meth:`after`.
 
     Args:
         name: Names the token in events.

@@ -64,6 +64,7 @@ def retry_async_generator(
         call = _call(name, now, True)
         if policy.cancel is not None:
             policy.cancel.raise_if_cancelled()
+        error: Exception | None = None  # the last retried error
         while True:
             agen = fn(*args, **kwargs)
             try:
@@ -85,7 +86,7 @@ def retry_async_generator(
             ):
                 policy._give_up(call, "cancelled", error, None)
             call.attempt += 1
-        policy._succeeded(call, None)
+        policy._succeeded(call, error)
         items = 1
         try:
             while True:
@@ -128,6 +129,7 @@ def retry_generator(
         call = _call(name, time.monotonic, True)
         if policy.cancel is not None:
             policy.cancel.raise_if_cancelled()
+        error: Exception | None = None  # the last retried error
         while True:
             gen = fn(*args, **kwargs)
             try:
@@ -146,7 +148,7 @@ def retry_generator(
             elif plan > 0 and not _sleep_sync(plan, policy.cancel):
                 policy._give_up(call, "cancelled", error, None)
             call.attempt += 1
-        policy._succeeded(call, None)
+        policy._succeeded(call, error)
         items = 1
         try:
             while True:

@@ -8,8 +8,10 @@ concurrent callers.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import inspect
+import math
 import random
 import threading
 import time
@@ -75,6 +77,49 @@ def _max_server_delay(value: Duration) -> float:
 def _check_attempts(_: object, __: object, value: object) -> None:
     if value is not None:
         check_count(value, "attempts (or None for no limit)")
+
+
+def _check_rng(_: object, __: object, value: Any) -> None:
+    if value is not None and not callable(getattr(value, "random", None)):
+        msg = f"rng must be a random.Random (or None), not {value!r}"
+        raise TypeError(msg)
+
+
+def _check_budget(_: object, __: object, value: Any) -> None:
+    if value is not None and not isinstance(value, SupportsRetryBudget):
+        msg = f"budget must be a RetryBudget (or None), not {value!r}"
+        raise TypeError(msg)
+
+
+def _check_cancel(_: object, __: object, value: Any) -> None:
+    from ._cancel import CancelToken  # here: avoids an import cycle
+
+    if value is not None and not isinstance(value, CancelToken):
+        msg = f"cancel must be a CancelToken (or None), not {value!r}"
+        raise TypeError(msg)
+
+
+class _NotAwaitableError(BaseException):
+    """Carries a TypeError out of the retry loop, which must not retry it."""
+
+    def __init__(self, error: TypeError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _awaitable_only(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    async def checked(*args: Any, **kwargs: Any) -> Any:
+        awaitable = fn(*args, **kwargs)
+        if not inspect.isawaitable(awaitable):
+            msg = (
+                f"Retry.call needs an async function, and {fn!r} returned "
+                f"{type(awaitable).__name__}; decorate sync functions with the "
+                "policy instead"
+            )
+            raise _NotAwaitableError(TypeError(msg))
+        return await awaitable
+
+    return checked
 
 
 _DEFAULT_BACKOFF = Backoff.exponential()
@@ -220,9 +265,11 @@ class Retry:
     raise_for_result: bool = False
     retry_after: Callable[[Any], Duration | None] | None = None
     max_server_delay: float = attrs.field(default=60.0, converter=_max_server_delay)
-    budget: SupportsRetryBudget | None = None
-    rng: random.Random | None = None
-    cancel: CancelToken | None = None
+    budget: SupportsRetryBudget | None = attrs.field(
+        default=None, validator=_check_budget
+    )
+    rng: random.Random | None = attrs.field(default=None, validator=_check_rng)
+    cancel: CancelToken | None = attrs.field(default=None, validator=_check_cancel)
     name: str | None = None
     listeners: tuple[_events.Listener, ...] = attrs.field(
         default=(), converter=_events.listeners
@@ -279,9 +326,17 @@ class Retry:
                 delays = call.delays = self.backoff.delays(self.rng)
             delay = next(delays)
         if self.retry_after is not None:
-            hint = self.retry_after(error if error is not None else result)
+            try:
+                hint = self.retry_after(error if error is not None else result)
+            except Exception as exc:
+                # Keep the failed attempt's error reachable from the hint's.
+                if error is not None and exc is not error:
+                    raise exc from error
+                raise
             if hint is not None:
-                delay = self._server_delay(hint)
+                server = self._server_delay(hint)
+                if server is not None:
+                    delay = server
         if mode is not None:
             delay = 0.0
         if self.deadline is not None and delay >= call.left(self.deadline):
@@ -308,12 +363,22 @@ class Retry:
             self.listeners,
         )
 
-    def _server_delay(self, hint: Duration) -> float:
-        if isinstance(hint, int | float) and hint < 0:
-            hint = 0.0  # a date in the past: the server is ready now
-        delay = min(seconds(hint, "retry_after hint"), self.max_server_delay)
-        # Upward only: never come back earlier than the server asked.
-        return delay + delay * 0.1 * (self.rng or random).random()
+    def _server_delay(self, hint: object) -> float | None:
+        """The delay a server hint asks for; None to fall back to backoff."""
+        if isinstance(hint, dt.timedelta):
+            value = hint.total_seconds()
+        elif isinstance(hint, int | float) and not isinstance(hint, bool):
+            value = float(hint)
+        else:
+            value = seconds(hint, "retry_after hint")  # raises TypeError
+        if math.isnan(value) or math.isinf(value):
+            return None  # no usable hint: back off as usual
+        # A negative hint (a date in the past): the server is ready now.
+        capped = min(max(value, 0.0), self.max_server_delay)
+        rng = self.rng if self.rng is not None else random
+        # Upward only, never past the cap, never earlier than the server asked
+        # (up to the cap).
+        return min(capped + capped * 0.1 * rng.random(), self.max_server_delay)
 
     def _give_up(
         self, call: _Call, reason: str, error: Exception | None, result: Any
@@ -581,9 +646,22 @@ class Retry:
     async def call(
         self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Await ``fn(*args, **kwargs)``, retrying it under this policy."""
+        """Await ``fn(*args, **kwargs)``, retrying it under this policy.
+
+        Raises:
+            TypeError: *fn* returned something that is not awaitable (a
+                synchronous function); it has then run once, and is not
+                retried. Decorate synchronous functions with the policy.
+        """
         name = self.name or getattr(fn, "__qualname__", None) or repr(fn)
-        return cast("T", await self._run(fn, args, kwargs, name))
+        if is_async_callable(fn):
+            return cast("T", await self._run(fn, args, kwargs, name))
+        # A lambda or partial may still return a coroutine: check what each
+        # call returns, and escape the retry loop when it is not awaitable.
+        try:
+            return cast("T", await self._run(_awaitable_only(fn), args, kwargs, name))
+        except _NotAwaitableError as exc:
+            raise exc.error from None
 
     def attempts(self, *, name: str | None = None) -> Attempts:
         """The block API: one context manager per attempt.

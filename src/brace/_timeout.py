@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
@@ -104,10 +105,23 @@ class Timeout:
     async def call(
         self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Await ``fn(*args, **kwargs)`` within the time limit."""
+        """Await ``fn(*args, **kwargs)`` within the time limit.
+
+        Raises:
+            TypeError: *fn* returned something that is not awaitable (a
+                synchronous function, which has then run once).
+        """
         scope = open_scope(self.seconds)
         try:
-            result = await fn(*args, **kwargs)
+            awaitable: object = fn(*args, **kwargs)
+            if not inspect.isawaitable(awaitable):
+                msg = (
+                    f"Timeout.call needs an async function, and {fn!r} returned "
+                    f"{type(awaitable).__name__}; a synchronous call cannot be "
+                    "interrupted"
+                )
+                raise TypeError(msg)
+            result: T = await awaitable
         except BaseException as exc:
             if scope.exit(type(exc), exc, exc.__traceback__):
                 raise self._expired(getattr(fn, "__qualname__", None)) from exc
@@ -125,11 +139,22 @@ class Timeout:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Usually the innermost entry is this one; when blocks interleave (an
+        # async generator holding a timeout across a yield), unlink this
+        # timeout's innermost entry from under the others, so that its timer
+        # is always disarmed.
+        skipped: list[tuple[Timeout, Scope]] = []
         entry = _entries.get()
-        if entry is None or entry[0] is not self:
+        while entry is not None and entry[0] is not self:
+            skipped.append((entry[0], entry[1]))
+            entry = entry[2]
+        if entry is None:
             msg = "Timeout.__aexit__ without a matching __aenter__ in this task"
             raise RuntimeError(msg)
-        _entries.set(entry[2])
+        rest = entry[2]
+        for owner, other in reversed(skipped):
+            rest = (owner, other, rest)
+        _entries.set(rest)
         if entry[1].exit(exc_type, exc, tb):
             raise self._expired(None) from exc
 

@@ -15,6 +15,7 @@ primitive reads the trio clock, so it follows the mock clock too.
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,6 +68,13 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         selector.loop = self
         self._virtual_now = float(start)
+        self._sync_resolution()
+
+    def _sync_resolution(self) -> None:
+        # asyncio runs timers due by ``time() + _clock_resolution``: once the
+        # clock is large, 1e-9 no longer changes the float and due timers
+        # would never run, so keep the resolution above the clock's ulp.
+        self._clock_resolution = max(1e-9, math.ulp(self._virtual_now) * 2)
 
     def time(self) -> float:
         """The virtual clock's current reading."""
@@ -79,6 +87,7 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
             msg = f"time only moves forward, finitely; cannot advance by {seconds!r}"
             raise ValueError(msg)
         self._virtual_now += seconds
+        self._sync_resolution()
 
     def _jump(self) -> None:
         # asyncio drops cancelled timers from the head of the heap before it
@@ -86,6 +95,7 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
         scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
         if scheduled:
             self._virtual_now = max(self._virtual_now, scheduled[0].when())
+            self._sync_resolution()
 
 
 class VirtualTimePolicy(asyncio.DefaultEventLoopPolicy):
