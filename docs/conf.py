@@ -56,8 +56,8 @@ nitpick_ignore_regex = [
     # The standard library and third-party packages: without intersphinx
     # there is nothing to link to.
     (r"py:.*", _EXTERNAL),
-    # Type variables of the generic signatures.
-    (r"py:.*", r"(brace\.[\w.]+\.)?[PTFE]"),
+    # Type variables of the generic signatures (ParamSpecs render as "~P").
+    (r"py:.*", r"~?(brace\.[\w.]+\.)?[PTFE]"),
 ]
 
 # Private type aliases that appear in signatures (``Duration``, ``On``),

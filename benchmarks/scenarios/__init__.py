@@ -4,6 +4,6 @@ To add a family, create a module here whose row builders use
 :func:`benchmarks.registry.scenario`, and import it below.
 """
 
-from benchmarks.scenarios import events, retry, timeout
+from benchmarks.scenarios import events, limiter, queue, ratelimit, retry, timeout
 
-__all__ = ["events", "retry", "timeout"]
+__all__ = ["events", "limiter", "queue", "ratelimit", "retry", "timeout"]

@@ -10,6 +10,7 @@ from ._attempts import Attempt, Attempts
 from ._backoff import Backoff, Jitter
 from ._budget import SupportsRetryBudget
 from ._cancel import CallbackHandle, CancelToken
+from ._debounce import Debounced, DebounceStatistics, Throttled, debounce, throttle
 from ._errors import (
     BraceError,
     Cancelled,
@@ -27,7 +28,13 @@ from ._errors import (
 )
 from ._events import (
     Event,
+    LimiterRejected,
+    LimiterWaited,
     Listener,
+    QueueItemDropped,
+    QueuePutRejected,
+    RateLimitRejected,
+    RateLimitWaited,
     RetryGaveUp,
     RetryScheduled,
     Subscription,
@@ -35,6 +42,10 @@ from ._events import (
     TokenCancelled,
     subscribe,
 )
+from ._keyed import KeyedRateLimiter, KeyedRateLimiterStatistics
+from ._limiter import ConcurrencyLimiter, LimiterStatistics
+from ._queue import BoundedQueue, Overflow, QueueStatistics
+from ._ratelimit import RateLimiter, RateLimiterStatistics
 from ._retry import Retry, retry
 from ._retry_after import parse_retry_after
 from ._timeout import Timeout, timeout
@@ -44,20 +55,37 @@ __all__ = [
     "Attempt",
     "Attempts",
     "Backoff",
+    "BoundedQueue",
     "BraceError",
     "CallbackHandle",
     "CancelToken",
     "Cancelled",
     "CircuitOpen",
+    "ConcurrencyLimiter",
+    "DebounceStatistics",
+    "Debounced",
     "ErrorCode",
     "Event",
     "Jitter",
+    "KeyedRateLimiter",
+    "KeyedRateLimiterStatistics",
     "LimiterFull",
+    "LimiterRejected",
+    "LimiterStatistics",
+    "LimiterWaited",
     "Listener",
+    "Overflow",
     "QueueClosed",
     "QueueEmpty",
     "QueueFull",
+    "QueueItemDropped",
+    "QueuePutRejected",
+    "QueueStatistics",
+    "RateLimitRejected",
+    "RateLimitWaited",
     "RateLimited",
+    "RateLimiter",
+    "RateLimiterStatistics",
     "RejectedError",
     "Retry",
     "RetryError",
@@ -65,14 +93,17 @@ __all__ = [
     "RetryScheduled",
     "Subscription",
     "SupportsRetryBudget",
+    "Throttled",
     "Timeout",
     "TimeoutError",
     "TimeoutFired",
     "TokenCancelled",
     "__version__",
+    "debounce",
     "is_transient",
     "parse_retry_after",
     "retry",
     "subscribe",
+    "throttle",
     "timeout",
 ]

@@ -18,7 +18,13 @@ import attrs
 
 __all__ = [
     "Event",
+    "LimiterRejected",
+    "LimiterWaited",
     "Listener",
+    "QueueItemDropped",
+    "QueuePutRejected",
+    "RateLimitRejected",
+    "RateLimitWaited",
     "RetryGaveUp",
     "RetryScheduled",
     "Subscription",
@@ -129,6 +135,121 @@ class TokenCancelled(Event):
     """
 
     reason: object
+
+
+# -- limiter events (ConcurrencyLimiter) --
+
+
+@attrs.frozen(kw_only=True)
+class LimiterRejected(Event):
+    """A :class:`~brace.ConcurrencyLimiter` shed a call (:class:`~brace.LimiterFull`).
+
+    Attributes:
+        reason: Why: ``"no_slot"`` (``acquire_nowait()`` found every slot
+            taken), ``"waiting_room_full"`` (no free slot and no room left
+            to wait in; always so with ``max_waiting=0``) or ``"evicted"``
+            (``order="lifo"``: the oldest waiter was turned away to make
+            room for a newer one).
+        max_concurrent: The limiter's slot count at that moment.
+        waiting: How many calls were waiting after the rejection.
+
+    .. versionadded:: 0.1
+    """
+
+    reason: str
+    max_concurrent: int
+    waiting: int
+
+
+@attrs.frozen(kw_only=True)
+class LimiterWaited(Event):
+    """A call waited for a :class:`~brace.ConcurrencyLimiter` slot and got it.
+
+    Calls that find a free slot at once emit nothing, and neither does a
+    wait that began before anybody listened (its start was not timed).
+
+    Attributes:
+        waited: Seconds spent in the waiting room, on the loop's clock.
+
+    .. versionadded:: 0.1
+    """
+
+    waited: float
+
+
+# -- queue events (BoundedQueue) --
+
+
+@attrs.frozen(kw_only=True)
+class QueueItemDropped(Event):
+    """A :class:`~brace.BoundedQueue` dropped an item by its overflow rule.
+
+    Attributes:
+        item: The item that was dropped.
+        overflow: The rule that dropped it: ``"drop_oldest"`` (an item that
+            was queued) or ``"drop_newest"`` (the item being put).
+
+    .. versionadded:: 0.1
+    """
+
+    item: object
+    overflow: str
+
+
+@attrs.frozen(kw_only=True)
+class QueuePutRejected(Event):
+    """A full :class:`~brace.BoundedQueue` refused a put with QueueFull.
+
+    Raised by ``overflow="reject"`` queues, and by ``put_nowait`` on full
+    ``overflow="block"`` queues.
+
+    Attributes:
+        maxsize: The queue's capacity.
+
+    .. versionadded:: 0.1
+    """
+
+    maxsize: int
+
+
+# -- rate limiter events (RateLimiter, KeyedRateLimiter) --
+
+
+@attrs.frozen(kw_only=True)
+class RateLimitRejected(Event):
+    """A :class:`~brace.RateLimiter` refused a request without granting it.
+
+    Emitted when ``try_acquire()`` returns ``False`` and when ``acquire()``
+    raises :class:`~brace.RateLimited` because the wait would exceed
+    ``max_wait``.
+
+    Attributes:
+        cost: The units asked for.
+        retry_after: Seconds until they could be granted, behind the tasks
+            already waiting.
+
+    .. versionadded:: 0.1
+    """
+
+    cost: int
+    retry_after: float
+
+
+@attrs.frozen(kw_only=True)
+class RateLimitWaited(Event):
+    """A request waited for :class:`~brace.RateLimiter` capacity and got it.
+
+    Requests granted at once emit nothing.
+
+    Attributes:
+        cost: The units granted.
+        waited: Seconds spent waiting, on the loop's clock.
+
+    .. versionadded:: 0.1
+    """
+
+    cost: int
+    waited: float
 
 
 Listener = Callable[[Event], object]
