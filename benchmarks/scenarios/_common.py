@@ -39,6 +39,19 @@ def repeat(fn: Callable[[Any], Awaitable[Any]], arg: object) -> Batch:
     return batch
 
 
+def repeat_async_with(cm: Any) -> Batch:
+    """A batch of ``async with cm: await f(1)`` with one shared *cm*."""
+
+    async def batch(n: int) -> object:
+        result = None
+        for _ in range(n):
+            async with cm:
+                result = await f(1)
+        return result
+
+    return batch
+
+
 def repeat_fresh(fn: Callable[[list[int]], Awaitable[Any]]) -> Batch:
     """A batch of ``await fn([0])``: a fresh attempt counter per call."""
 

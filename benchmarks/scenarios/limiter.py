@@ -15,26 +15,13 @@ from benchmarks.registry import (
     optional_import,
     scenario,
 )
-from benchmarks.scenarios._common import f, missing, repeat
+from benchmarks.scenarios._common import f, missing, repeat, repeat_async_with
 from brace._limiter import ConcurrencyLimiter
 
 SLOTS = 10
 QUEUE = 100
 TASKS = 10_000
 CONTENDED_SLOTS = 16
-
-
-def _async_with(cm: Any) -> Batch:
-    """A batch of ``async with cm: await f(x)``."""
-
-    async def batch(n: int) -> object:
-        result = None
-        for _ in range(n):
-            async with cm:
-                result = await f(1)
-        return result
-
-    return batch
 
 
 @scenario(
@@ -58,7 +45,7 @@ def limiter_uncontended() -> list[Row | Skip]:
         Row(
             "asyncio_semaphore",
             "`async with sem: await f(x)`, `sem = asyncio.Semaphore(10)`",
-            _async_with(asyncio.Semaphore(SLOTS)),
+            repeat_async_with(asyncio.Semaphore(SLOTS)),
             expect=1,
         ),
     ]
@@ -71,7 +58,7 @@ def limiter_uncontended() -> list[Row | Skip]:
             Row(
                 "anyio_capacity_limiter",
                 "`async with lim: await f(x)`, `lim = anyio.CapacityLimiter(10)`",
-                _async_with(anyio.CapacityLimiter(SLOTS)),
+                repeat_async_with(anyio.CapacityLimiter(SLOTS)),
                 expect=1,
             )
         )
@@ -99,7 +86,7 @@ def limiter_uncontended() -> list[Row | Skip]:
         Row(
             "brace_async_with",
             "`async with lim: await f(x)`, the same `lim`",
-            _async_with(ConcurrencyLimiter(SLOTS, max_waiting=QUEUE)),
+            repeat_async_with(ConcurrencyLimiter(SLOTS, max_waiting=QUEUE)),
             expect=1,
         ),
     ]

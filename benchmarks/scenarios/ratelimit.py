@@ -18,7 +18,7 @@ from benchmarks.registry import (
     optional_import,
     scenario,
 )
-from benchmarks.scenarios._common import f, missing, repeat
+from benchmarks.scenarios._common import f, missing, repeat, repeat_async_with
 from brace._keyed import KeyedRateLimiter
 from brace._ratelimit import RateLimiter
 
@@ -27,16 +27,7 @@ KEYS = 100_000
 
 
 def _aiolimiter(aiolimiter: Any) -> Batch:
-    limiter = aiolimiter.AsyncLimiter(HUGE, 1)
-
-    async def batch(n: int) -> object:
-        result = None
-        for _ in range(n):
-            async with limiter:
-                result = await f(1)
-        return result
-
-    return batch
+    return repeat_async_with(aiolimiter.AsyncLimiter(HUGE, 1))
 
 
 def _hyx(hyx: Any) -> Batch:
@@ -207,22 +198,11 @@ def ratelimit_nowait() -> list[Row | Skip]:
         Row(
             "brace_async_with",
             "`async with` the same limiter: `await f(x)`",
-            _async_with(RateLimiter(HUGE, per=1.0)),
+            repeat_async_with(RateLimiter(HUGE, per=1.0)),
             expect=1,
         )
     )
     return rows
-
-
-def _async_with(limiter: RateLimiter) -> Batch:
-    async def batch(n: int) -> object:
-        result = None
-        for _ in range(n):
-            async with limiter:
-                result = await f(1)
-        return result
-
-    return batch
 
 
 # -- keyed ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from benchmarks.registry import (
     optional_import,
     scenario,
 )
-from benchmarks.scenarios._common import f, missing, repeat
+from benchmarks.scenarios._common import f, missing, repeat, repeat_async_with
 
 LIMIT = 10
 
@@ -31,16 +31,7 @@ def _asyncio_timeout() -> Batch:
 
 
 def _brace_async_with() -> Batch:
-    t = brace.Timeout(LIMIT)
-
-    async def batch(n: int) -> object:
-        result = None
-        for _ in range(n):
-            async with t:
-                result = await f(1)
-        return result
-
-    return batch
+    return repeat_async_with(brace.Timeout(LIMIT))
 
 
 @scenario(
