@@ -877,3 +877,17 @@ async def test_tiny_elapsed_times_are_readable_in_the_note() -> None:
     assert info.value.__notes__ == [
         "brace: gave up after 1 attempt over 0 s (deadline of 0.1 s)"
     ]
+
+
+async def test_predicate_runs_once_per_exception_on_the_zero_delay_path() -> None:
+    """A predicate that rejects an exception is called once, not twice."""
+    seen: list[BaseException] = []
+
+    def record(exc: Exception) -> bool:
+        seen.append(exc)
+        return False
+
+    flaky = Flaky(1, exc=ValueError("no"))
+    with pytest.raises(ValueError, match="no"):
+        await Retry(on=record, backoff=NO_WAIT)(flaky)()
+    assert seen == [flaky.exc]

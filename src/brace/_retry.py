@@ -619,12 +619,11 @@ class Retry:
                 except Exception as exc:
                     error = exc
                 call = _Call(name, now, None)
-                while (
-                    zero
-                    and call.attempt < limit
-                    and instant_mode() is None
-                    and matches(error)
-                ):
+                while zero and call.attempt < limit and instant_mode() is None:
+                    # Decided here, not again in _resume: a predicate runs
+                    # once per exception (it may log or count).
+                    if not matches(error):
+                        raise error
                     if subscribers or listeners:
                         scheduled(call, 0.0, error, None)
                     call.attempt += 1
