@@ -17,7 +17,16 @@ from typing import TypeVar, overload
 import attrs
 
 __all__ = [
+    "CacheEvicted",
+    "CacheRefreshFailed",
+    "ChaosInjected",
+    "CircuitRejected",
+    "CircuitStateChanged",
+    "CircuitWouldOpen",
     "Event",
+    "FallbackUsed",
+    "HedgeStarted",
+    "HedgeWon",
     "LimiterRejected",
     "LimiterWaited",
     "Listener",
@@ -25,8 +34,14 @@ __all__ = [
     "QueuePutRejected",
     "RateLimitRejected",
     "RateLimitWaited",
+    "RegistryEvicted",
+    "RetryBudgetExhausted",
     "RetryGaveUp",
     "RetryScheduled",
+    "SagaFinished",
+    "StepFailed",
+    "StepStarted",
+    "StepSucceeded",
     "Subscription",
     "TimeoutFired",
     "TokenCancelled",
@@ -92,7 +107,8 @@ class RetryGaveUp(Event):
             clock).
         reason: Why it stopped: ``"attempts"``, ``"deadline"``, ``"budget"``,
             ``"cancelled"`` or ``"not_retryable"`` (a generator had already
-            yielded).
+            yielded, or ``brace.http`` could not send a streamed request
+            body again).
         error: The last exception, or ``None`` for a rejected result.
         result: The last rejected result, when *error* is ``None``.
 
@@ -250,6 +266,357 @@ class RateLimitWaited(Event):
 
     cost: int
     waited: float
+
+
+# -- breaker events (CircuitBreaker) --
+
+
+@attrs.frozen(kw_only=True)
+class CircuitStateChanged(Event):
+    """A :class:`~brace.CircuitBreaker` moved from one state to another.
+
+    Attributes:
+        old: The state it left, a :class:`~brace.CircuitState` (a ``str``).
+        new: The state it entered.
+        reason: Why: ``"failure_rate"``, ``"slow_call_rate"`` or
+            ``"consecutive_failures"`` (a rule tripped it open),
+            ``"open_for_elapsed"`` (open to half-open), ``"probe_failed"``,
+            ``"probe_slow"`` or ``"probe_timeout"`` (a probe re-opened it),
+            ``"probes_succeeded"`` (half-open to closed), or the manual
+            ``"isolate"``, ``"reset"``, ``"force_closed"`` and ``"restore"``.
+        open_for: When *new* is ``"open"``, how many seconds it stays open;
+            otherwise ``None``.
+
+    .. versionadded:: 0.1
+    """
+
+    old: str
+    new: str
+    reason: str
+    open_for: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CircuitRejected(Event):
+    """A :class:`~brace.CircuitBreaker` failed a call fast with CircuitOpen.
+
+    Attributes:
+        state: The breaker's state: ``"open"``, ``"half_open"`` (every probe
+            permit taken) or ``"isolated"``.
+        retry_after: The ``retry_after`` of the :class:`~brace.CircuitOpen`
+            raised (``inf`` when isolated).
+
+    .. versionadded:: 0.1
+    """
+
+    state: str
+    retry_after: float
+
+
+@attrs.frozen(kw_only=True)
+class CircuitWouldOpen(Event):
+    """A ``force_closed`` breaker's rule fired, and the breaker stayed closed.
+
+    Dark launches watch for this event: it is where the breaker would have
+    opened had it been enforcing.
+
+    Attributes:
+        reason: The rule: ``"failure_rate"``, ``"slow_call_rate"`` or
+            ``"consecutive_failures"``.
+        failure_rate: The failure rate in the window at that moment.
+        slow_call_rate: The slow-call rate in the window at that moment.
+        calls: The calls in the window at that moment.
+
+    .. versionadded:: 0.1
+    """
+
+    reason: str
+    failure_rate: float
+    slow_call_rate: float
+    calls: int
+
+
+# -- budget events (RetryBudget, RetryQuota) --
+
+
+@attrs.frozen(kw_only=True)
+class RetryBudgetExhausted(Event):
+    """A :class:`~brace.RetryBudget` or :class:`~brace.RetryQuota` refused a retry.
+
+    The retry policy that asked then gives up at once (its
+    :class:`RetryGaveUp` says ``reason="budget"``).
+
+    Attributes:
+        error: The exception the retry was asked for, or ``None`` (a rejected
+            result, or a hedge).
+        cost: What the retry would have cost: 1 retry for a ``RetryBudget``,
+            tokens for a ``RetryQuota``.
+        available: What was left, in the same unit: whole retries for a
+            ``RetryBudget``, tokens for a ``RetryQuota``.
+
+    .. versionadded:: 0.1
+    """
+
+    error: BaseException | None = None
+    cost: int
+    available: int
+
+    @property
+    def exception_type(self) -> str | None:
+        """The qualified name of *error*'s type, or ``None``."""
+        return _type_name(self.error)
+
+
+# -- fallback events (Fallback) --
+
+
+@attrs.frozen(kw_only=True)
+class FallbackUsed(Event):
+    """A :class:`~brace.Fallback` replaced a failure with its fallback.
+
+    Emitted before the fallback value is returned or its factory is called.
+
+    Attributes:
+        error: The exception that was handled, or ``None`` when ``on_result``
+            rejected a returned value.
+        result: The rejected value, when *error* is ``None``.
+
+    .. versionadded:: 0.1
+    """
+
+    error: BaseException | None = None
+    result: object = None
+
+    @property
+    def exception_type(self) -> str | None:
+        """The qualified name of *error*'s type, or ``None``."""
+        return _type_name(self.error)
+
+
+# -- hedge events (Hedge) --
+
+
+@attrs.frozen(kw_only=True)
+class HedgeStarted(Event):
+    """A :class:`~brace.Hedge` started another attempt of a call.
+
+    Attributes:
+        attempt: The number of the attempt just started (2 for the first
+            hedge; the primary is 1).
+        reason: Why: ``"delay"`` (the hedging delay passed with no result
+            yet; with ``delay=0``, at once) or ``"failure"`` (an attempt
+            failed with an exception that ``on`` matches).
+        delay: The hedging delay in effect for this call, in seconds.
+        error: The failure that started it, when *reason* is ``"failure"``.
+
+    .. versionadded:: 0.1
+    """
+
+    attempt: int
+    reason: str
+    delay: float
+    error: BaseException | None = None
+
+    @property
+    def exception_type(self) -> str | None:
+        """The qualified name of *error*'s type, or ``None``."""
+        return _type_name(self.error)
+
+
+@attrs.frozen(kw_only=True)
+class HedgeWon(Event):
+    """An attempt of a hedged call succeeded first; the others were cancelled.
+
+    Emitted only for calls that started at least one hedge: a primary that
+    succeeds before the delay emits nothing.
+
+    Attributes:
+        attempt: The attempt that won (1 for the primary, 2 for the first
+            hedge, ...).
+        attempts: How many attempts had been started.
+        elapsed: Seconds from the start of the call to the winning result.
+
+    .. versionadded:: 0.1
+    """
+
+    attempt: int
+    attempts: int
+    elapsed: float
+
+
+# -- cache events (BoundedCache, cached) --
+
+
+@attrs.frozen(kw_only=True)
+class CacheEvicted(Event):
+    """A :class:`~brace.BoundedCache` dropped an entry on its own.
+
+    Emitted only by caches built with ``eviction_events=True``; explicit
+    removals (``pop``, ``clear``, invalidation) emit nothing.
+
+    Attributes:
+        key: The entry's key.
+        reason: ``"size"`` (pushed out, least recently used, to make room)
+            or ``"expired"`` (its time to live ran out).
+
+    .. versionadded:: 0.1
+    """
+
+    key: object
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class CacheRefreshFailed(Event):
+    """A background refresh of :func:`~brace.cached` failed.
+
+    With ``stale_while_revalidate``, callers keep getting the stale value
+    until it is too old to serve; the next call after this event starts
+    another refresh (unless ``cache_errors_for`` holds the error back).
+
+    Attributes:
+        key: The cache key whose refresh failed.
+        error: The exception the function raised.
+
+    .. versionadded:: 0.1
+    """
+
+    key: object
+    error: BaseException
+
+    @property
+    def exception_type(self) -> str:
+        """The qualified name of *error*'s type."""
+        return type(self.error).__qualname__
+
+
+# -- pipeline events (compose, Pipeline) --
+
+
+# -- chaos events (testing.Chaos) --
+
+
+@attrs.frozen(kw_only=True)
+class ChaosInjected(Event):
+    """A :class:`~brace.testing.Chaos` policy injected something into a call.
+
+    A call that gets latency and then a fault or result emits two events,
+    the latency first, once it has been waited out.
+
+    Attributes:
+        kind: What was injected: ``"latency"`` (the call was delayed by
+            *latency* seconds), ``"fault"`` (*error* was raised instead of
+            calling) or ``"result"`` (*result* was returned instead of
+            calling).
+        latency: The injected delay in seconds, for ``"latency"``.
+        error: The injected exception, for ``"fault"``.
+        result: The injected result, for ``"result"``.
+
+    .. versionadded:: 0.1
+    """
+
+    kind: str
+    latency: float | None = None
+    error: BaseException | None = None
+    result: object = None
+
+
+# -- registry events (Registry) --
+
+
+@attrs.frozen(kw_only=True)
+class RegistryEvicted(Event):
+    """A :class:`~brace.Registry` dropped an entry to stay within its bounds.
+
+    Callers that still hold the entry can keep using it; the next
+    ``get_or_create()`` of the key builds a new one. Explicit
+    :meth:`~brace.Registry.remove` calls emit nothing.
+
+    Attributes:
+        key: The key whose entry was dropped.
+        entry: The dropped entry (close or flush it here if it needs that).
+        reason: ``"max_keys"`` (the least recently used entry made room
+            for a new key) or ``"idle_ttl"`` (unused for ``idle_ttl``).
+
+    .. versionadded:: 0.1
+    """
+
+    key: object
+    entry: object
+    reason: str
+
+
+# -- step events (step, Saga) --
+
+
+@attrs.frozen(kw_only=True)
+class StepStarted(Event):
+    """A :func:`~brace.step` started (once per call, outside its policies).
+
+    .. versionadded:: 0.1
+    """
+
+
+@attrs.frozen(kw_only=True)
+class StepSucceeded(Event):
+    """A :func:`~brace.step` returned.
+
+    Attributes:
+        elapsed: Seconds from the start of the step, retries included, on
+            the loop's clock.
+
+    .. versionadded:: 0.1
+    """
+
+    elapsed: float
+
+
+@attrs.frozen(kw_only=True)
+class StepFailed(Event):
+    """A :func:`~brace.step` raised (after its policies gave up).
+
+    Attributes:
+        error: The exception that left the step.
+        elapsed: Seconds from the start of the step, on the loop's clock.
+        cancelled: ``True`` when the step was interrupted (task
+            cancellation, ``KeyboardInterrupt``...) rather than failing with
+            an :class:`Exception`.
+
+    .. versionadded:: 0.1
+    """
+
+    error: BaseException
+    elapsed: float
+    cancelled: bool = False
+
+    @property
+    def exception_type(self) -> str:
+        """The qualified name of *error*'s type."""
+        return type(self.error).__qualname__
+
+
+@attrs.frozen(kw_only=True)
+class SagaFinished(Event):
+    """A :class:`~brace.Saga` run ended: completed, or failed and unwound.
+
+    Attributes:
+        status: ``"completed"``, ``"compensated"`` (a step failed and every
+            compensation succeeded) or ``"compensation_failed"``.
+        failed_step: The name of the step that failed, or ``None``.
+        error: That step's exception (a cancellation when *cancelled*).
+        elapsed: Seconds from the start of the run to the end of the
+            compensations, on the loop's clock.
+        cancelled: ``True`` when the run was cancelled; it then re-raises
+            the cancellation after compensating.
+
+    .. versionadded:: 0.1
+    """
+
+    status: str
+    failed_step: str | None = None
+    error: BaseException | None = None
+    elapsed: float
+    cancelled: bool = False
 
 
 Listener = Callable[[Event], object]
