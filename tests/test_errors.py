@@ -99,6 +99,20 @@ def test_messages_say_what_to_do() -> None:
     assert brace.CircuitOpen("p", retry_after=1).retry_after == 1
 
 
+def test_circuit_open_message_is_built_when_read() -> None:
+    """CircuitOpen formats lazily; an isolated breaker says reset(), not "inf s"."""
+    exc = brace.CircuitOpen("payments", retry_after=1.25)
+    assert exc.args == ("payments",)
+    assert str(exc) == (
+        "circuit 'payments' is open: the call was not made; "
+        "a probe is allowed in 1.250 s"
+    )
+    isolated = str(brace.CircuitOpen("payments", retry_after=float("inf")))
+    assert "isolated" in isolated
+    assert "reset()" in isolated
+    assert "inf" not in isolated
+
+
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [

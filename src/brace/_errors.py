@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import enum
 import errno
+import math
 import sys
 from typing import Any
 
@@ -102,12 +103,23 @@ class CircuitOpen(RejectedError):
     code = ErrorCode.CIRCUIT_OPEN
 
     def __init__(self, name: str, *, retry_after: float) -> None:
-        super().__init__(
-            f"circuit {name!r} is open: the call was not made; "
-            f"a probe is allowed in {retry_after:.3f} s"
-        )
+        # No super().__init__(message): an open breaker raises this on every
+        # rejected call, and most are caught without ever being printed, so
+        # the message is built by __str__ only when somebody reads it.
+        # (Exception.__new__ has already set args to (name,).)
         self.name = name
         self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        if math.isinf(self.retry_after):
+            return (
+                f"circuit {self.name!r} is isolated: the call was not made; "
+                "calls fail fast until the breaker is reset()"
+            )
+        return (
+            f"circuit {self.name!r} is open: the call was not made; "
+            f"a probe is allowed in {self.retry_after:.3f} s"
+        )
 
 
 class LimiterFull(RejectedError):
@@ -294,10 +306,12 @@ def is_transient(exc: BaseException) -> bool:
     (builtin :class:`TimeoutError`, which includes :class:`brace.TimeoutError`
     and :class:`asyncio.TimeoutError`), connection errors, :class:`OSError`
     whose errno says the network or a resource was temporarily unavailable,
-    and, when httpx is imported, its transport errors and responses with
-    status 408, 429, 502, 503 or 504. An exception group is
-    transient when every exception in it is. Cancellation and other
-    :class:`BaseException` subclasses never are.
+    and, when httpx is imported, its transport errors (but
+    ``httpx.UnsupportedProtocol`` and ``httpx.LocalProtocolError``, which
+    every attempt meets again) and ``httpx.HTTPStatusError`` for status 408,
+    429, 502, 503 or 504 (``brace.http.RETRYABLE_STATUS``). An exception
+    group is transient when every exception in it is. Cancellation and
+    other :class:`BaseException` subclasses never are.
 
     Args:
         exc: The exception to classify.
@@ -319,7 +333,13 @@ def is_transient(exc: BaseException) -> bool:
     httpx = sys.modules.get("httpx")
     if httpx is not None:
         if isinstance(exc, httpx.TransportError):
-            return True
+            # Except the errors of the request itself (a URL scheme httpx
+            # cannot send, a malformed header): every attempt meets them.
+            permanent = (
+                getattr(httpx, "UnsupportedProtocol", ()),
+                getattr(httpx, "LocalProtocolError", ()),
+            )
+            return not isinstance(exc, permanent)
         if isinstance(exc, httpx.HTTPStatusError):
             return exc.response.status_code in _TRANSIENT_HTTP_STATUS
     return False
