@@ -19,8 +19,7 @@ import cachetools
 
 from ._errors import RateLimited
 from ._ratelimit import RateLimiter
-from ._ratelimit_clock import loop_time
-from ._time import Duration, check_count, seconds
+from ._time import Duration, check_count, loop_time, seconds
 
 if TYPE_CHECKING:
     from ._cancel import CancelToken

@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import threading
 import time
+from collections.abc import Callable
+from typing import Protocol, cast
 
 import anyio
 import attrs
@@ -19,8 +22,12 @@ import attrs
 __all__ = [
     "Duration",
     "InstantMode",
+    "PyLoop",
     "async_sleep",
+    "find",
     "instant_mode",
+    "loop_time",
+    "monotonic",
     "now",
     "seconds",
     "set_instant_mode",
@@ -30,19 +37,73 @@ Duration = float | int | dt.timedelta
 
 # The C accelerated lookup that asyncio itself uses: returns None instead of
 # raising when no asyncio loop runs in this thread, so it doubles as a cheap
-# "are we on asyncio?" test.
+# "are we on asyncio?" test. It still costs a getpid() system call (asyncio
+# checks for forks), which is more than a whole fast path elsewhere, so the
+# clock readers below remember the loop they found.
 running_loop = asyncio._get_running_loop
 
 
+class PyLoop(Protocol):
+    """asyncio's own loops: ``_thread_id`` is set exactly while one runs."""
+
+    _thread_id: int | None
+
+
+monotonic = time.monotonic
+_BASE_TIME = asyncio.BaseEventLoop.time
+_get_ident = threading.get_ident
+# The last of asyncio's own loops found running, with its clock; its
+# ``_thread_id`` is a cheap check that it still runs in the calling thread.
+# One tuple, read and replaced whole, so that a thread never pairs a loop
+# with another thread's clock. Other asyncio loops (uvloop) and trio are
+# looked up on every read.
+_last_seen: list[tuple[PyLoop | None, Callable[[], float]]] = [(None, monotonic)]
+
+
+def find() -> tuple[
+    PyLoop | None, Callable[[], float], asyncio.AbstractEventLoop | None
+]:
+    """Look up the running loop: ``(own loop or None, its clock, other loop)``.
+
+    The clock of one of asyncio's own loops is :func:`time.monotonic` itself
+    when the loop does not override ``time()`` (``BaseEventLoop.time`` is
+    ``time.monotonic()``): calling it directly saves a Python frame.
+    """
+    loop, clock = _last_seen[0]
+    if loop is not None and loop._thread_id == _get_ident():
+        return loop, clock, None
+    found = running_loop()
+    if not isinstance(found, asyncio.BaseEventLoop):
+        return None, now, found
+    clock = monotonic if type(found).time is _BASE_TIME else found.time
+    loop = cast("PyLoop", found)
+    _last_seen[0] = loop, clock
+    return loop, clock, None
+
+
 def now() -> float:
-    """The current time of the running event loop's clock, in seconds."""
-    loop = running_loop()
-    if loop is not None:
-        return loop.time()
-    try:
-        return anyio.current_time()
-    except RuntimeError:
-        return time.monotonic()
+    """The current time of the running event loop's clock, in seconds.
+
+    Outside any event loop it is :func:`time.monotonic`.
+    """
+    loop, clock = _last_seen[0]
+    if loop is not None and loop._thread_id == _get_ident():
+        return clock()
+    found = running_loop()
+    if found is None:
+        try:
+            return anyio.current_time()
+        except RuntimeError:
+            return monotonic()
+    if isinstance(found, asyncio.BaseEventLoop):
+        clock = monotonic if type(found).time is _BASE_TIME else found.time
+        _last_seen[0] = cast("PyLoop", found), clock
+        return clock()
+    return found.time()
+
+
+# The name the rate limiters and registries use for the same cheap read.
+loop_time = now
 
 
 async def async_sleep(delay: float) -> None:
