@@ -50,14 +50,15 @@ napoleon_use_rtype = False
 nitpicky = True
 _EXTERNAL = (
     r"(asyncio|collections|contextlib|datetime|random|selectors|time|types"
-    r"|typing|anyio|trio|httpx)(\..*)?"
+    r"|typing|anyio|trio|httpx|logging|structlog|prometheus_client"
+    r"|opentelemetry)(\..*)?"
 )
 nitpick_ignore_regex = [
     # The standard library and third-party packages: without intersphinx
     # there is nothing to link to.
     (r"py:.*", _EXTERNAL),
     # Type variables of the generic signatures (ParamSpecs render as "~P").
-    (r"py:.*", r"~?(brace\.[\w.]+\.)?[PTFE]"),
+    (r"py:.*", r"~?(brace\.[\w.]+\.)?[PTFEKVD]"),
 ]
 
 # Private type aliases that appear in signatures (``Duration``, ``On``),
