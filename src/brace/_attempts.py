@@ -8,11 +8,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from ._retry_call import new_call, publish, withdraw
 from ._scope import Scope, open_scope
 from ._time import now
 
 if TYPE_CHECKING:
-    from ._retry import Retry, _Call
+    from ._retry import Retry
+    from ._retry_call import Call, Published
 
 __all__ = ["Attempt", "Attempts", "caller_name"]
 
@@ -35,14 +37,15 @@ class Attempt:
     .. versionadded:: 0.1
     """
 
-    __slots__ = ("_call", "_limit", "_owner", "_scope", "number")
+    __slots__ = ("_call", "_limit", "_owner", "_published", "_scope", "number")
 
-    def __init__(self, owner: Attempts, call: _Call) -> None:
+    def __init__(self, owner: Attempts, call: Call) -> None:
         self._owner = owner
         self._call = call
         self.number = call.attempt
         self._scope: Scope | None = None
         self._limit = 0.0
+        self._published: Published | None = None
 
     def __repr__(self) -> str:
         return f"<Attempt {self.number} of {self._owner.name}>"
@@ -52,6 +55,7 @@ class Attempt:
         if owner.policy.attempt_timeout is not None:
             self._limit = owner.policy._attempt_limit(self._call)
             self._scope = open_scope(self._limit)
+        self._published = publish(self._call)
         return self
 
     def __exit__(
@@ -61,6 +65,9 @@ class Attempt:
         tb: TracebackType | None,
     ) -> bool:
         owner = self._owner
+        published, self._published = self._published, None
+        if published is not None:
+            withdraw(published)
         scope, self._scope = self._scope, None
         if scope is not None and scope.exit(exc_type, exc, tb):
             assert exc is not None  # noqa: S101
@@ -92,7 +99,7 @@ class Attempts:
             raise TypeError(msg)
         self.policy = policy
         self.name = name
-        self.call: _Call | None = None
+        self.call: Call | None = None
         self.error: Exception | None = None
         self._retried_for: Exception | None = None
         self._pending: Attempt | None = None
@@ -107,15 +114,13 @@ class Attempts:
         return self
 
     def _start(self, clock: Callable[[], float]) -> Attempt:
-        from ._retry import _call
-
         if self.policy.cancel is not None:
             self.policy.cancel.raise_if_cancelled()
-        self.call = _call(self.name, clock, True)
+        self.call = new_call(self.policy, self.name, clock, True)
         self._pending = Attempt(self, self.call)
         return self._pending
 
-    def _after(self, call: _Call) -> float | None:
+    def _after(self, call: Call) -> float | None:
         """The delay before the next attempt, or ``None`` when done.
 
         Raises the last error (annotated) when the policy gives up.
@@ -133,7 +138,7 @@ class Attempts:
             raise AssertionError  # _give_up raises when there is an error
         return plan
 
-    def _next_attempt(self, call: _Call) -> Attempt:
+    def _next_attempt(self, call: Call) -> Attempt:
         call.attempt += 1
         self._retried_for, self.error = self.error, None
         self._pending = Attempt(self, call)
@@ -167,6 +172,6 @@ class Attempts:
             self._cancelled(call)
         return self._next_attempt(call)
 
-    def _cancelled(self, call: _Call) -> None:
+    def _cancelled(self, call: Call) -> None:
         self._pending = None
         self.policy._give_up(call, "cancelled", self.error, None)

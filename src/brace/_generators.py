@@ -14,10 +14,12 @@ from collections.abc import AsyncGenerator, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from . import _events
+from ._retry_call import new_call, publish, withdraw
 from ._time import now
 
 if TYPE_CHECKING:
-    from ._retry import Retry, _Call
+    from ._retry import Retry
+    from ._retry_call import Call
 
 __all__ = ["retry_async_generator", "retry_generator"]
 
@@ -28,7 +30,7 @@ def _check(policy: Retry, name: str) -> None:
         raise TypeError(msg)
 
 
-def _not_retried(policy: Retry, call: _Call, error: Exception, items: int) -> None:
+def _not_retried(policy: Retry, call: Call, error: Exception, items: int) -> None:
     """Annotate a matching error raised after items were yielded."""
     if not call.retryable(policy, error):
         return
@@ -55,37 +57,43 @@ def retry_async_generator(
     policy: Retry, fn: Callable[..., AsyncGenerator[Any, Any]], name: str
 ) -> Callable[..., AsyncGenerator[Any, Any]]:
     """Wrap an async generator function in *policy*."""
-    from ._retry import _call, _sleep_async
+    from ._retry import _sleep_async
 
     _check(policy, name)
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        call = _call(name, now, True)
+        call = new_call(policy, name, now, True)
         if policy.cancel is not None:
             policy.cancel.raise_if_cancelled()
         error: Exception | None = None  # the last retried error
-        while True:
-            agen = fn(*args, **kwargs)
-            try:
-                value = await policy._attempt(call, agen.__anext__, (), {})
-            except StopAsyncIteration:
-                return
-            except Exception as exc:
-                error = exc
-            else:
-                break
-            await agen.aclose()
-            if not call.retryable(policy, error):
-                raise error
-            plan = policy._plan(call, error, None)
-            if isinstance(plan, str):
-                policy._give_up(call, plan, error, None)
-            elif policy._must_sleep(plan) and not await _sleep_async(
-                plan, policy.cancel
-            ):
-                policy._give_up(call, "cancelled", error, None)
-            call.attempt += 1
+        # Published until the first item only: after that the generator
+        # runs in its consumer's context, between the consumer's own steps.
+        published = publish(call)
+        try:
+            while True:
+                agen = fn(*args, **kwargs)
+                try:
+                    value = await policy._attempt(call, agen.__anext__, (), {})
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:
+                    error = exc
+                else:
+                    break
+                await agen.aclose()
+                if not call.retryable(policy, error):
+                    raise error
+                plan = policy._plan(call, error, None)
+                if isinstance(plan, str):
+                    policy._give_up(call, plan, error, None)
+                elif policy._must_sleep(plan) and not await _sleep_async(
+                    plan, policy.cancel
+                ):
+                    policy._give_up(call, "cancelled", error, None)
+                call.attempt += 1
+        finally:
+            withdraw(published)
         policy._succeeded(call, error)
         items = 1
         try:
@@ -117,7 +125,7 @@ def retry_generator(
     policy: Retry, fn: Callable[..., Generator[Any, Any, Any]], name: str
 ) -> Callable[..., Generator[Any, Any, Any]]:
     """Wrap a generator function in *policy* (sleeping with time.sleep)."""
-    from ._retry import _call, _sleep_sync
+    from ._retry import _sleep_sync
 
     _check(policy, name)
     if policy.attempt_timeout is not None:
@@ -126,28 +134,32 @@ def retry_generator(
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        call = _call(name, time.monotonic, True)
+        call = new_call(policy, name, time.monotonic, True)
         if policy.cancel is not None:
             policy.cancel.raise_if_cancelled()
         error: Exception | None = None  # the last retried error
-        while True:
-            gen = fn(*args, **kwargs)
-            try:
-                value = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            except Exception as exc:
-                error = exc
-            else:
-                break
-            if not call.retryable(policy, error):
-                raise error
-            plan = policy._plan(call, error, None)
-            if isinstance(plan, str):
-                policy._give_up(call, plan, error, None)
-            elif plan > 0 and not _sleep_sync(plan, policy.cancel):
-                policy._give_up(call, "cancelled", error, None)
-            call.attempt += 1
+        published = publish(call)  # until the first item, as above
+        try:
+            while True:
+                gen = fn(*args, **kwargs)
+                try:
+                    value = next(gen)
+                except StopIteration as stop:
+                    return stop.value
+                except Exception as exc:
+                    error = exc
+                else:
+                    break
+                if not call.retryable(policy, error):
+                    raise error
+                plan = policy._plan(call, error, None)
+                if isinstance(plan, str):
+                    policy._give_up(call, plan, error, None)
+                elif plan > 0 and not _sleep_sync(plan, policy.cancel):
+                    policy._give_up(call, "cancelled", error, None)
+                call.attempt += 1
+        finally:
+            withdraw(published)
         policy._succeeded(call, error)
         items = 1
         try:

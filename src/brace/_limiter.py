@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, TypeVar
 import attrs
 
 from . import _events
+from ._describe import shown
 from ._errors import Cancelled, LimiterFull
 from ._events import Listener
 from ._introspect import is_async_callable
@@ -105,6 +106,9 @@ class ConcurrencyLimiter:
     (asyncio or trio), constructible outside any loop; it is not
     thread-safe, except that the :class:`~brace.CancelToken` given to
     :meth:`acquire` may be cancelled from any thread.
+
+    :meth:`describe` returns ``("limiter", options)``, its constructor
+    options and their current values, for tests and :func:`brace.compose`.
 
     Args:
         max_concurrent: How many calls may run at once, >= 1. Adjustable
@@ -211,6 +215,16 @@ class ConcurrencyLimiter:
     def order(self) -> Literal["fifo", "lifo"]:
         """Which waiter is served first, ``"fifo"`` or ``"lifo"``."""
         return "lifo" if self._lifo else "fifo"
+
+    def describe(self) -> tuple[str, dict[str, object]]:
+        """``("limiter", options)``: the constructor options, current values."""
+        return "limiter", {
+            "max_concurrent": self._max,
+            "max_waiting": self._max_waiting,
+            "order": self.order,
+            "name": self.name,
+            "listeners": shown(self.listeners),
+        }
 
     def statistics(self) -> LimiterStatistics:
         """A consistent snapshot of the counters."""

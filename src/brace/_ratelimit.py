@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import attrs
 
 from . import _events
+from ._describe import shown
 from ._errors import Cancelled, RateLimited
 from ._events import Listener
 from ._introspect import is_async_callable
 from ._ratelimit_algorithms import TokenBucket, build
-from ._ratelimit_clock import PyLoop, find, monotonic
 from ._ratelimit_queue import WaitQueue
-from ._time import Duration, now, seconds
+from ._time import Duration, PyLoop, find, monotonic, now, seconds
 
 if TYPE_CHECKING:
     from ._cancel import CancelToken
@@ -94,6 +94,9 @@ class RateLimiter:
     A limiter belongs to one event loop at a time (asyncio or trio; it
     reads that loop's clock) and is not thread-safe. It may be created
     outside a running loop.
+
+    :meth:`describe` returns ``("ratelimit", options)``, its constructor
+    options and their values, for tests and :func:`brace.compose`.
 
     Args:
         rate: Units per *per*: a number > 0 for ``token_bucket``, a whole
@@ -209,7 +212,7 @@ class RateLimiter:
         """The time, the slow way; only ever called while nobody waits.
 
         The fast paths read ``self._time()`` while ``self._loop`` is set and
-        its ``_thread_id`` says it runs (see :mod:`._ratelimit_clock`). It is
+        its ``_thread_id`` says it runs (see ``brace._time.find``). It is
         set here, and cleared whenever a task starts waiting, so a set
         ``_loop`` also means that nobody waits: one test covers both.
         """
@@ -349,6 +352,19 @@ class RateLimiter:
             ),
             self.listeners,
         )
+
+    def describe(self) -> tuple[str, dict[str, object]]:
+        """``("ratelimit", options)``: the constructor options and their values."""
+        return "ratelimit", {
+            "rate": self.rate,
+            "per": self.per,
+            "burst": self.burst,
+            "algorithm": self.algorithm,
+            "segments": self.segments,
+            "max_wait": self.max_wait,
+            "name": self.name,
+            "listeners": shown(self.listeners),
+        }
 
     def statistics(self) -> RateLimiterStatistics:
         """A snapshot of the limiter's counters and current capacity."""

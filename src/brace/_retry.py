@@ -1,9 +1,9 @@
 """The Retry policy: decisions, and the drivers for async and sync calls.
 
 A :class:`Retry` is an immutable description. Everything that changes during
-one call (attempt number, delay iterator, start time) lives in a
-:class:`_Call` made for that call, so a single policy can serve any number of
-concurrent callers.
+one call (attempt number, delay iterator, start time, deadline) lives in a
+call state made for that call (:mod:`._retry_call`), so a single policy can
+serve any number of concurrent callers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -29,9 +29,15 @@ import attrs
 from . import _events
 from ._backoff import Backoff
 from ._budget import SupportsRetryBudget
-from ._errors import Cancelled, RetryError, TimeoutError
+from ._context import AttemptContext, AttemptSource, attempt_var, deadline_var
+from ._describe import shown
+from ._errors import Cancelled, RetryError
 from ._introspect import is_async_callable
 from ._matching import compile_on
+from ._retry_call import Call as _Call
+from ._retry_call import new_call as _call
+from ._retry_call import publish as _publish
+from ._retry_call import withdraw as _withdraw
 from ._scope import open_scope
 from ._time import (
     Duration,
@@ -123,62 +129,9 @@ def _awaitable_only(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 
 
 _DEFAULT_BACKOFF = Backoff.exponential()
-
-
-class _Call:
-    """The mutable state of one retried call."""
-
-    __slots__ = (
-        "attempt",
-        "clock",
-        "delays",
-        "from_failure",
-        "name",
-        "start",
-        "timeout_error",
-    )
-
-    def __init__(
-        self, name: str, clock: Callable[[], float], start: float | None
-    ) -> None:
-        self.name = name
-        self.clock = clock
-        self.attempt = 1
-        self.delays: Iterator[float] | None = None
-        # Policies with a deadline read the clock when the call starts. The
-        # others read it only when they first wait (see Retry._plan): a call
-        # that succeeds, or retries without waiting, never reads it.
-        self.start = start
-        self.from_failure = start is None
-        # The error of an attempt that hit attempt_timeout: always retryable,
-        # whatever on= says, since this policy caused it.
-        self.timeout_error: TimeoutError | None = None
-
-    def left(self, deadline: float) -> float:
-        """Seconds left until *deadline* (calls with one are timed from start)."""
-        assert self.start is not None  # noqa: S101
-        return self.start + deadline - self.clock()
-
-    def retryable(self, retry: Retry, error: Exception) -> bool:
-        return error is self.timeout_error or retry._matches(error)
-
-    def timed_out(
-        self, retry: Retry, limit: float, cause: BaseException
-    ) -> TimeoutError:
-        """Record that the attempt hit the policy's attempt timeout."""
-        error = TimeoutError(timeout=limit, name=self.name)
-        error.__cause__ = cause
-        self.timeout_error = error
-        if _events.enabled(retry.listeners):
-            _events.emit(
-                _events.TimeoutFired(name=self.name, timeout=limit), retry.listeners
-            )
-        return error
-
-
-def _call(name: str, clock: Callable[[], float], timed: bool) -> _Call:
-    """A call's state, timed from now if *timed*, else from its first failure."""
-    return _Call(name, clock, clock() if timed else None)
+# Zero-delay retries up to this many attempts run in the decorator's own
+# frame, with their attempt contexts made in advance.
+_ZERO_LOOP_MAX = 16
 
 
 @attrs.frozen(kw_only=True)
@@ -200,6 +153,19 @@ class Retry:
     first wait, and the note says ``over 1.2 s of retrying``; retries that
     never wait report no time at all.)
 
+    Each attempt runs with its :class:`~brace.AttemptContext` published:
+    :func:`brace.current_attempt` tells the protected code (and the
+    policies nested in the retry) the attempt number, the operation's name
+    and the deadline. A deadline binds everything nested in the retry: a
+    :class:`Timeout` or *attempt_timeout* inside it is clipped to the time
+    left, and a retry nested inside it never sleeps past it or starts an
+    attempt after it. When a clipped timeout fires, the retry gives up at
+    once, whatever *on* says, re-raising that :class:`brace.TimeoutError`
+    with the deadline in its note (see :doc:`/howto/compose`).
+
+    :meth:`describe` returns ``("retry", options)``, the constructor options
+    and their values, for tests and for :func:`brace.compose`.
+
     Args:
         on: Which failures to retry: an :class:`Exception` subclass, a tuple
             of them, or a predicate called with the exception. An exception
@@ -213,8 +179,9 @@ class Retry:
         deadline: Total time budget in seconds, from the start of the call.
             No sleep extends past it and no attempt starts after it: when the
             next delay would reach it, the call gives up at once. A running
-            attempt is not interrupted (use *attempt_timeout*, or an outer
-            :class:`Timeout`), so the overshoot is at most one attempt.
+            attempt is not interrupted (use *attempt_timeout*, an inner
+            :class:`Timeout`, which it clips, or an outer :class:`Timeout`),
+            so without those the overshoot is at most one attempt.
         attempt_timeout: Limit for each attempt, clipped to what is left of
             *deadline*. An attempt that exceeds it fails with
             :class:`brace.TimeoutError` and is retried.
@@ -311,6 +278,10 @@ class Retry:
         self, call: _Call, error: Exception | None, result: object
     ) -> float | str:
         """The delay before the next attempt, or the reason to give up."""
+        deadline = call.limit
+        if deadline is not None and error is not None and error is deadline.error:
+            # A timeout clipped to the deadline fired: the deadline is up.
+            return "deadline"
         limit = self.max_attempts
         mode = instant_mode()
         if mode is not None and mode.attempts is not None:
@@ -339,23 +310,28 @@ class Retry:
                     delay = server
         if mode is not None:
             delay = 0.0
-        if self.deadline is not None and delay >= call.left(self.deadline):
+        if deadline is not None and delay >= deadline.left():
             return "deadline"
         if self.budget is not None and not self.budget.withdraw(error):
             return "budget"
         if delay > 0 and call.start is None:
             call.start = call.clock()
         if _events.subscribers or self.listeners:
-            self._scheduled(call, delay, error, result)
+            self._scheduled(call.name, call.attempt, delay, error, result)
         return delay
 
     def _scheduled(
-        self, call: _Call, delay: float, error: Exception | None, result: object
+        self,
+        name: str,
+        attempt: int,
+        delay: float,
+        error: Exception | None,
+        result: object,
     ) -> None:
         _events.emit(
             _events.RetryScheduled(
-                name=call.name,
-                attempt=call.attempt,
+                name=name,
+                attempt=attempt,
                 delay=delay,
                 error=error,
                 result=None if error is not None else result,
@@ -414,7 +390,10 @@ class Retry:
             if call.from_failure:
                 note += " of retrying"
         if reason == "deadline":
-            note += f" (deadline of {self.deadline:g} s)"
+            deadline = call.limit
+            assert deadline is not None  # noqa: S101
+            note += f" (deadline of {deadline.seconds:g} s"
+            note += ")" if call.own_limit else f" of {deadline.name})"
         elif reason == "budget":
             note += " (retry budget exhausted)"
         error.add_note(note)
@@ -433,9 +412,10 @@ class Retry:
     def _attempt_limit(self, call: _Call) -> float:
         """The attempt timeout, clipped to what is left of the deadline."""
         assert self.attempt_timeout is not None  # noqa: S101
-        if self.deadline is None:
+        deadline = call.limit
+        if deadline is None:
             return self.attempt_timeout
-        return min(self.attempt_timeout, call.left(self.deadline))
+        return max(0.0, min(self.attempt_timeout, deadline.left()))
 
     # -- the async driver --------------------------------------------------
 
@@ -458,21 +438,25 @@ class Retry:
     async def _run(
         self, fn: Callable[..., Awaitable[Any]], args: Any, kwargs: Any, name: str
     ) -> Any:
-        call = _call(name, now, self.deadline is not None)
+        call = _call(self, name, now, False)
         if self.cancel is not None:
             self.cancel.raise_if_cancelled()
-        # The retry loop runs outside the except clause so that later
-        # errors do not get this one chained as their __context__.
+        published = _publish(call)
         try:
-            result = await self._attempt(call, fn, args, kwargs)
-        except Exception as exc:
-            error = exc
-        else:
-            if self.retry_on_result is None or not self.retry_on_result(result):
-                self._succeeded(call, None)
-                return result
-            return await self._resume(call, fn, args, kwargs, None, result)
-        return await self._resume(call, fn, args, kwargs, error, None)
+            # The retry loop runs outside the except clause so that later
+            # errors do not get this one chained as their __context__.
+            try:
+                result = await self._attempt(call, fn, args, kwargs)
+            except Exception as exc:
+                error = exc
+            else:
+                if self.retry_on_result is None or not self.retry_on_result(result):
+                    self._succeeded(call, None)
+                    return result
+                return await self._resume(call, fn, args, kwargs, None, result)
+            return await self._resume(call, fn, args, kwargs, error, None)
+        finally:
+            _withdraw(published)
 
     async def _resume(
         self,
@@ -485,13 +469,8 @@ class Retry:
     ) -> Any:
         """Carry on after a failed attempt, until success or giving up."""
         timed = self.attempt_timeout is not None
-        matches = self._matches
         while True:
-            if (
-                error is not None
-                and error is not call.timeout_error
-                and not matches(error)
-            ):
+            if error is not None and not call.retryable(self, error):
                 raise error
             delay = self._plan(call, error, result)
             if isinstance(delay, str):
@@ -519,16 +498,25 @@ class Retry:
     def _run_sync(
         self, fn: Callable[..., Any], args: Any, kwargs: Any, name: str
     ) -> Any:
-        call = _call(name, time.monotonic, self.deadline is not None)
+        call = _call(self, name, time.monotonic, False)
         if self.cancel is not None:
             self.cancel.raise_if_cancelled()
+        published = _publish(call)
+        try:
+            return self._loop_sync(call, fn, args, kwargs, name)
+        finally:
+            _withdraw(published)
+
+    def _loop_sync(
+        self, call: _Call, fn: Callable[..., Any], args: Any, kwargs: Any, name: str
+    ) -> Any:
         error: Exception | None = None
         result: Any = None
         while True:
             try:
                 result = fn(*args, **kwargs)
             except Exception as exc:
-                if not self._matches(exc):
+                if not call.retryable(self, exc):
                     raise
                 error = exc
             else:
@@ -603,35 +591,60 @@ class Retry:
             # first attempt fails.
             resume = self._resume
             matches = self._matches
-            limit = self.max_attempts or 0
             # Bounded zero-delay retries (a retry loop written by hand) stay
             # in this frame, so they cost about what a hand-written loop
-            # does; anything else continues in _resume.
-            zero = self._fixed_delay == 0 and self.max_attempts is not None
+            # does; anything else continues in _resume. Their attempt
+            # contexts are made here, once, and the call's cell points at
+            # each in turn (a store, where a ContextVar.set() would cost a
+            # new context mapping per attempt).
+            limit = self.max_attempts
+            if self._fixed_delay != 0 or limit is None or limit > _ZERO_LOOP_MAX:
+                limit = 0  # not a zero-delay loop: straight to _resume
+            contexts = tuple(
+                AttemptContext(name=name, number=n) for n in range(1, limit + 1)
+            ) or (AttemptContext(name=name, number=1),)
+            first = contexts[0]
             listeners = self.listeners
             subscribers = _events.subscribers
             scheduled = self._scheduled
+            run = self._run
+            enclosing_deadline = deadline_var.get
+            publish = attempt_var.set
+            withdraw = attempt_var.reset
 
             @functools.wraps(fn)
             async def fast(*args: Any, **kwargs: Any) -> Any:
+                if enclosing_deadline() is not None:
+                    # An enclosing retry's deadline binds this call too.
+                    return await run(fn, args, kwargs, name)
+                cell: list[AttemptSource] = [first]
+                token = publish(cell)
                 try:
-                    return await fn(*args, **kwargs)
-                except Exception as exc:
-                    error = exc
-                call = _Call(name, now, None)
-                while zero and call.attempt < limit and instant_mode() is None:
-                    # Decided here, not again in _resume: a predicate runs
-                    # once per exception (it may log or count).
-                    if not matches(error):
-                        raise error
-                    if subscribers or listeners:
-                        scheduled(call, 0.0, error, None)
-                    call.attempt += 1
                     try:
                         return await fn(*args, **kwargs)
                     except Exception as exc:
                         error = exc
-                return await resume(call, fn, args, kwargs, error, None)
+                    attempt = 1
+                    stop = limit if instant_mode() is None else 0
+                    while attempt < stop:
+                        # Decided here, not again in _resume: a predicate runs
+                        # once per exception (it may log or count).
+                        if not matches(error):
+                            raise error
+                        if subscribers or listeners:
+                            scheduled(name, attempt, 0.0, error, None)
+                        cell[0] = contexts[attempt]
+                        attempt += 1
+                        try:
+                            return await fn(*args, **kwargs)
+                        except Exception as exc:
+                            error = exc
+                    call = _Call(name, now, None)
+                    call.attempt = attempt
+                    cell[0] = call  # its attempt count moves on in place
+                    return await resume(call, fn, args, kwargs, error, None)
+                finally:
+                    withdraw(token)
 
             return fast
         run = self._run
@@ -677,6 +690,29 @@ class Retry:
         from ._attempts import Attempts, caller_name
 
         return Attempts(self, name or self.name or caller_name())
+
+    def describe(self) -> tuple[str, dict[str, object]]:
+        """``("retry", options)``: the constructor options and their values.
+
+        Durations are float seconds, exception types and callables appear
+        by qualified name, other objects by ``repr``. A new dict each time.
+        """
+        return "retry", {
+            "on": shown(self.on),
+            "attempts": self.max_attempts,
+            "backoff": shown(self.backoff),
+            "deadline": self.deadline,
+            "attempt_timeout": self.attempt_timeout,
+            "retry_on_result": shown(self.retry_on_result),
+            "raise_for_result": self.raise_for_result,
+            "retry_after": shown(self.retry_after),
+            "max_server_delay": self.max_server_delay,
+            "budget": shown(self.budget),
+            "rng": shown(self.rng),
+            "cancel": shown(self.cancel),
+            "name": self.name,
+            "listeners": shown(self.listeners),
+        }
 
 
 def _format_seconds(value: float) -> str:

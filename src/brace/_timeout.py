@@ -12,10 +12,12 @@ from typing import Any, ParamSpec, TypeVar
 import attrs
 
 from . import _events
+from ._context import Deadline, deadline_var
+from ._describe import shown
 from ._errors import TimeoutError
 from ._introspect import is_async_callable
 from ._scope import Scope, open_scope
-from ._time import Duration, seconds
+from ._time import Duration, now, seconds
 
 __all__ = ["Timeout", "timeout"]
 
@@ -24,8 +26,9 @@ T = TypeVar("T")
 
 # The open ``async with`` entries of the current task, innermost first, as an
 # immutable linked list: child tasks copy the context and must not see their
-# parent's entries change under them.
-_Entry = tuple["Timeout", Scope, "_Entry | None"]
+# parent's entries change under them. Each entry holds its timeout, its
+# scope, the limit it applied and the deadline that clipped it (if any).
+_Entry = tuple["Timeout", Scope, float, Deadline | None, "_Entry | None"]
 _entries: contextvars.ContextVar[_Entry | None] = contextvars.ContextVar(
     "brace_timeout_entries", default=None
 )
@@ -50,6 +53,17 @@ class Timeout:
     passed too, the enclosing one reports, so no code between the two keeps
     running past it.
 
+    Inside a :class:`Retry` that has a deadline, the limit is clipped to
+    the time the retry has left (:meth:`AttemptContext.remaining
+    <brace.AttemptContext.remaining>`): a per-attempt timeout never outlives
+    the retry's deadline. When a clipped limit fires, the
+    :class:`brace.TimeoutError` carries the limit that applied, and the
+    retry takes it as its deadline running out: it gives up at once and
+    re-raises it with the deadline in its note.
+
+    :meth:`describe` returns ``("timeout", {"seconds": ..., "name": ...,
+    "listeners": ...})``.
+
     Args:
         seconds: The time limit, > 0, in seconds or as a timedelta.
         name: Names the timeout in errors and events; defaults to the
@@ -65,14 +79,58 @@ class Timeout:
         default=(), kw_only=True, converter=_events.listeners
     )
 
-    def _expired(self, name: str | None) -> TimeoutError:
+    def _expired(
+        self, name: str | None, limit: float, deadline: Deadline | None
+    ) -> TimeoutError:
         name = self.name or name
         if _events.enabled(self.listeners):
             _events.emit(
-                _events.TimeoutFired(name=name or "<timeout>", timeout=self.seconds),
+                _events.TimeoutFired(name=name or "<timeout>", timeout=limit),
                 self.listeners,
             )
-        return TimeoutError(timeout=self.seconds, name=name)
+        error = TimeoutError(timeout=limit, name=name)
+        if deadline is not None:
+            # Clipped: tell the retry that owns the deadline that it ran out.
+            deadline.error = error
+        return error
+
+    def _clip(self) -> tuple[float, Deadline | None]:
+        """The limit for a call starting now, and the deadline that clipped it."""
+        deadline = deadline_var.get()
+        if deadline is None or deadline.clock is not now:
+            # No deadline, or a sync retry's (whose clock is not the loop's).
+            return self.seconds, None
+        left = deadline.left()
+        if left >= self.seconds:
+            return self.seconds, None
+        return max(left, 0.0), deadline
+
+    async def _clipped(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        args: Any,
+        kwargs: Any,
+        name: str | None,
+    ) -> T:
+        """The decorator's path under a deadline (kept off its fast path)."""
+        limit, deadline = self._clip()
+        scope = open_scope(limit)
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            if scope.exit(type(exc), exc, exc.__traceback__):
+                raise self._expired(name, limit, deadline) from exc
+            raise
+        scope.exit(None)
+        return result
+
+    def describe(self) -> tuple[str, dict[str, object]]:
+        """``("timeout", options)``: the constructor options and their values."""
+        return "timeout", {
+            "seconds": self.seconds,
+            "name": self.name,
+            "listeners": shown(self.listeners),
+        }
 
     def __call__(
         self, fn: Callable[P, Awaitable[T]], /
@@ -87,15 +145,19 @@ class Timeout:
         limit = self.seconds
         name = getattr(fn, "__qualname__", None)
         expired = self._expired
+        clipped = self._clipped
+        enclosing_deadline = deadline_var.get
 
         @functools.wraps(fn)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            if enclosing_deadline() is not None:
+                return await clipped(fn, args, kwargs, name)
             scope = open_scope(limit)
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
                 if scope.exit(type(exc), exc, exc.__traceback__):
-                    raise expired(name) from exc
+                    raise expired(name, limit, None) from exc
                 raise
             scope.exit(None)
             return result
@@ -111,7 +173,8 @@ class Timeout:
             TypeError: *fn* returned something that is not awaitable (a
                 synchronous function, which has then run once).
         """
-        scope = open_scope(self.seconds)
+        limit, deadline = self._clip()
+        scope = open_scope(limit)
         try:
             awaitable: object = fn(*args, **kwargs)
             if not inspect.isawaitable(awaitable):
@@ -124,14 +187,19 @@ class Timeout:
             result: T = await awaitable
         except BaseException as exc:
             if scope.exit(type(exc), exc, exc.__traceback__):
-                raise self._expired(getattr(fn, "__qualname__", None)) from exc
+                name = getattr(fn, "__qualname__", None)
+                raise self._expired(name, limit, deadline) from exc
             raise
         scope.exit(None)
         return result
 
     async def __aenter__(self) -> None:
-        scope = open_scope(self.seconds)
-        _entries.set((self, scope, _entries.get()))
+        if deadline_var.get() is None:
+            limit, deadline = self.seconds, None
+        else:
+            limit, deadline = self._clip()
+        scope = open_scope(limit)
+        _entries.set((self, scope, limit, deadline, _entries.get()))
 
     async def __aexit__(
         self,
@@ -143,20 +211,20 @@ class Timeout:
         # async generator holding a timeout across a yield), unlink this
         # timeout's innermost entry from under the others, so that its timer
         # is always disarmed.
-        skipped: list[tuple[Timeout, Scope]] = []
+        skipped: list[_Entry] = []
         entry = _entries.get()
         while entry is not None and entry[0] is not self:
-            skipped.append((entry[0], entry[1]))
-            entry = entry[2]
+            skipped.append(entry)
+            entry = entry[4]
         if entry is None:
             msg = "Timeout.__aexit__ without a matching __aenter__ in this task"
             raise RuntimeError(msg)
-        rest = entry[2]
-        for owner, other in reversed(skipped):
-            rest = (owner, other, rest)
+        rest = entry[4]
+        for owner, other, limit, deadline, _ in reversed(skipped):
+            rest = (owner, other, limit, deadline, rest)
         _entries.set(rest)
         if entry[1].exit(exc_type, exc, tb):
-            raise self._expired(None) from exc
+            raise self._expired(None, entry[2], entry[3]) from exc
 
 
 timeout = Timeout
