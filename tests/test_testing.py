@@ -303,8 +303,16 @@ def test_instant_rejects_bad_attempts(attempts: Any) -> None:
 def test_public_names() -> None:
     """brace.testing exports exactly its documented tools."""
     assert sorted(testing.__all__) == [
+        "Chaos",
+        "ChaosStatistics",
+        "EventLog",
         "VirtualTimeEventLoop",
         "VirtualTimePolicy",
+        "assert_emitted",
+        "assert_gave_up",
+        "assert_retried",
+        "capture_events",
+        "enable_chaos",
         "instant",
         "virtual_time_loop",
     ]

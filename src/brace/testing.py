@@ -1,13 +1,23 @@
-"""Tools for testing code that uses brace: virtual time and instant retries.
+"""Tools for testing code that uses brace.
 
 - :class:`VirtualTimeEventLoop`: an asyncio event loop whose clock jumps to
   the next timer whenever every task is idle, so ``sleep(3600)`` returns at
   once and timing assertions are exact.
 - :func:`instant`: makes every brace backoff delay zero (and optionally caps
   attempts) for the duration of a ``with`` block.
+- :class:`Chaos`: a policy that injects faults, latency or canned results,
+  off until enabled; :func:`enable_chaos` turns every one on.
+- :func:`capture_events`: records brace's events into an :class:`EventLog`;
+  :func:`assert_retried`, :func:`assert_gave_up` and :func:`assert_emitted`
+  check them, with failure messages that list what happened instead.
 
 On trio, use ``trio.testing.MockClock(autojump_threshold=0)``: every brace
 primitive reads the trio clock, so it follows the mock clock too.
+
+The pytest plugin (loaded automatically once brace is installed) offers
+these as fixtures: ``brace_instant``, ``brace_events``, ``brace_chaos``,
+``brace_virtual_loop`` and ``brace_anyio_backend``, plus the
+``--brace-virtual-time`` option for pytest-asyncio.
 
 .. versionadded:: 0.1
 """
@@ -21,11 +31,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ._capture import (
+    EventLog,
+    assert_emitted,
+    assert_gave_up,
+    assert_retried,
+    capture_events,
+)
+from ._chaos import Chaos, ChaosStatistics, enable_chaos
 from ._time import InstantMode, check_count, set_instant_mode
 
 __all__ = [
+    "Chaos",
+    "ChaosStatistics",
+    "EventLog",
     "VirtualTimeEventLoop",
     "VirtualTimePolicy",
+    "assert_emitted",
+    "assert_gave_up",
+    "assert_retried",
+    "capture_events",
+    "enable_chaos",
     "instant",
     "virtual_time_loop",
 ]
