@@ -4,6 +4,38 @@ To add a family, create a module here whose row builders use
 :func:`benchmarks.registry.scenario`, and import it below.
 """
 
-from benchmarks.scenarios import events, limiter, queue, ratelimit, retry, timeout
+from benchmarks.scenarios import (
+    breaker,
+    cache,
+    chaos,
+    events,
+    fallback,
+    hedge,
+    http,
+    limiter,
+    pipeline,
+    queue,
+    ratelimit,
+    registry,
+    retry,
+    steps,
+    timeout,
+)
 
-__all__ = ["events", "limiter", "queue", "ratelimit", "retry", "timeout"]
+__all__ = [
+    "breaker",
+    "cache",
+    "chaos",
+    "events",
+    "fallback",
+    "hedge",
+    "http",
+    "limiter",
+    "pipeline",
+    "queue",
+    "ratelimit",
+    "registry",
+    "retry",
+    "steps",
+    "timeout",
+]
