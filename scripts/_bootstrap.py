@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +32,12 @@ def _pip_version() -> tuple[int, ...]:
     return tuple(int(part) for part in out.split()[1].split(".")[:2])
 
 
-def ensure_venv(*groups: str) -> Path:
-    """Make ``.venv`` with brace installed (editable) plus *groups*."""
+def ensure_venv(*groups: str, extras: Sequence[str] = ()) -> Path:
+    """Make ``.venv`` with brace installed (editable) plus *groups*.
+
+    *extras* are brace's optional dependencies to install with it, such as
+    ``("httpx",)`` for ``-e .[httpx]``.
+    """
     # The script itself may be run by an older Python: say so plainly.
     if sys.version_info < (3, 11):  # noqa: UP036
         sys.exit(f"brace needs Python 3.11 or newer, not {sys.version.split()[0]}")
@@ -48,13 +53,14 @@ def ensure_venv(*groups: str) -> Path:
             "--quiet",
             f"pip>={'.'.join(map(str, MIN_PIP))}",
         )
-    args: list[str | Path] = [PYTHON, "-m", "pip", "install", "--quiet", "-e", "."]
+    project = f".[{','.join(extras)}]" if extras else "."
+    args: list[str | Path] = [PYTHON, "-m", "pip", "install", "--quiet", "-e", project]
     for group in groups:
         args += ["--group", group]
-    print(
-        f"== installing brace{' with ' + ', '.join(groups) if groups else ''}",
-        flush=True,
-    )
+    what = f"brace[{','.join(extras)}]" if extras else "brace"
+    if groups:
+        what += " with " + ", ".join(groups)
+    print(f"== installing {what}", flush=True)
     run(*args)
     return PYTHON
 

@@ -1,8 +1,9 @@
-"""``python -m brace demo`` and the command line around it.
+"""``python -m brace demo --basics`` and the command line around it.
 
-The demo runs on the virtual-time loop here, so a whole run takes a few
-milliseconds and its output, elapsed times included, is exactly
-reproducible. The real-time runs are marked slow.
+The in-process demo runs on the virtual-time loop here, so a whole run takes
+a few milliseconds and its output, elapsed times included, is exactly
+reproducible. The real-time runs are marked slow. The HTTP demo (the
+default command) is tested in test_demo_http.py.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def summary(text: str) -> dict[str, list[str]]:
 
 
 def test_summary_mentions_every_scenario_and_outcome() -> None:
+    """The summary table has a row per scenario with the expected outcomes."""
     text = run(seed=1)
     rows = summary(text)
     assert list(rows) == list(SCENARIOS)
@@ -62,6 +64,7 @@ def test_summary_mentions_every_scenario_and_outcome() -> None:
 
 
 def test_live_log_shows_each_mechanism() -> None:
+    """The live log narrates each retry, timeout, deadline and cancellation."""
     text = run(seed=1)
     for marker in ("[1]", "[2]", "[3]", "[4]"):
         assert marker in text
@@ -72,16 +75,18 @@ def test_live_log_shows_each_mechanism() -> None:
     assert "gave up after 4 attempts (deadline)" in text
     assert "token 'shutdown' cancelled: operator asked to shut down" in text
     assert "gave up after 2 attempts (cancelled)" in text
-    assert text.startswith("brace demo (seed=1; rerun with --seed 1)\n")
+    assert text.startswith("brace demo --basics (seed=1; rerun with --seed 1)\n")
 
 
 def test_same_seed_same_output() -> None:
+    """A seed fixes the whole output on virtual time; another seed changes it."""
     assert run(seed=7) == run(seed=7)
     assert run(seed=7) != run(seed=8)
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_every_seed_ends_each_scenario_as_expected(seed: int) -> None:
+    """Whatever the seed, each scenario ends the way it is meant to."""
     rows = summary(run(seed))
     assert rows["retry + backoff"][2].startswith(("ok: ", "gave up: "))
     assert rows["total deadline"][2].endswith("(deadline)")
@@ -93,6 +98,7 @@ def test_every_seed_ends_each_scenario_as_expected(seed: int) -> None:
 
 
 def test_a_seed_that_gives_up_retrying() -> None:
+    """A seed whose faults outlast the attempts shows the retry giving up."""
     text = run(seed=10)
     assert "gave up after 6 attempts (attempts)" in text
     assert summary(text)["retry + backoff"][:3] == [
@@ -103,12 +109,14 @@ def test_a_seed_that_gives_up_retrying() -> None:
 
 
 def test_a_seed_whose_attempts_all_time_out() -> None:
+    """A seed whose attempts are all slow gives up with brace.TimeoutError."""
     text = run(seed=49)
     assert "gave up after 5 attempts (attempts)" in text
     assert summary(text)["attempt timeout"][2] == "gave up: brace.TimeoutError"
 
 
 def test_recorder_ignores_other_events() -> None:
+    """The recorder logs retry decisions only, results included."""
     row = _demo._Row("x")
     out = io.StringIO()
     recorder = _demo._Recorder(row, out)
@@ -123,6 +131,7 @@ def test_recorder_ignores_other_events() -> None:
 
 
 def test_no_seed_picks_and_prints_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a seed, one is picked and printed so the run can be repeated."""
     assert _demo.run_demo(loop_factory=VirtualTimeEventLoop) == 0
     out = capsys.readouterr().out
     seed = int(out.split("seed=", 1)[1].split(";", 1)[0])
@@ -131,6 +140,7 @@ def test_no_seed_picks_and_prints_one(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_flaky_service_script_then_chance() -> None:
+    """The fake service plays its script first, then draws by chance."""
     import random
 
     async def scenario() -> list[str]:
@@ -161,11 +171,13 @@ def test_flaky_service_script_then_chance() -> None:
 
 
 def test_main_demo_on_virtual_time(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--seed", "1", "--virtual-time"]) == 0
+    """`demo --basics --virtual-time` prints what run_demo prints."""
+    assert main(["demo", "--basics", "--seed", "1", "--virtual-time"]) == 0
     assert capsys.readouterr().out == run(seed=1)
 
 
 def test_main_demo_runs_on_the_default_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`demo --basics` runs on the default loop without a seed."""
     calls = []
 
     def fake_run_demo(**kwargs: object) -> int:
@@ -173,11 +185,12 @@ def test_main_demo_runs_on_the_default_loop(monkeypatch: pytest.MonkeyPatch) -> 
         return 0
 
     monkeypatch.setattr(_demo, "run_demo", fake_run_demo)
-    assert main(["demo"]) == 0
+    assert main(["demo", "--basics"]) == 0
     assert calls == [{"seed": None, "loop_factory": None}]
 
 
 def test_main_without_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """No command prints the help to stderr and exits 2."""
     assert main([]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -186,16 +199,19 @@ def test_main_without_command_prints_help(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_main_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints the package version."""
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"brace {brace.__version__}"
 
 
 def test_main_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """`demo --help` lists the demo's options and exits 0."""
     assert main(["demo", "--help"]) == 0
     assert "--seed" in capsys.readouterr().out
 
 
 def test_main_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed option value is a usage error (exit 2)."""
     assert main(["demo", "--seed", "many"]) == 2
     assert "invalid int value" in capsys.readouterr().err
 
@@ -203,6 +219,7 @@ def test_main_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 def test_main_reads_sys_argv(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """main() without arguments reads sys.argv."""
     monkeypatch.setattr(sys, "argv", ["brace", "--version"])
     assert main() == 0
     assert brace.__version__ in capsys.readouterr().out
@@ -211,9 +228,20 @@ def test_main_reads_sys_argv(
 def test_python_dash_m(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(sys, "argv", ["brace", "demo", "--seed", "2", "--virtual-time"])
+    """`python -m brace` runs main() and exits with its status."""
+    monkeypatch.setattr(
+        sys, "argv", ["brace", "demo", "--basics", "--seed", "2", "--virtual-time"]
+    )
     # runpy warns when the module it is about to run was imported already.
     monkeypatch.delitem(sys.modules, "brace.__main__")
+    # brace registers a pytest plugin (an entry point), so pytest rewrites
+    # asserts in all of brace and its import hook finds brace.__main__
+    # first; runpy needs a loader with get_code(), which that hook lacks.
+    monkeypatch.setattr(
+        sys,
+        "meta_path",
+        [f for f in sys.meta_path if type(f).__name__ != "AssertionRewritingHook"],
+    )
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_module("brace", run_name="__main__", alter_sys=False)
     assert exit_info.value.code == 0
@@ -222,7 +250,8 @@ def test_python_dash_m(
 
 @pytest.mark.slow
 def test_main_demo_in_real_time(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--seed", "1"]) == 0
+    """The in-process demo runs on the real clock too."""
+    assert main(["demo", "--basics", "--seed", "1"]) == 0
     rows = summary(capsys.readouterr().out)
     assert list(rows) == list(SCENARIOS)
     assert rows["cancel token"][2] == "Cancelled: operator asked to shut down"
@@ -232,14 +261,16 @@ def test_main_demo_in_real_time(capsys: pytest.CaptureFixture[str]) -> None:
 def test_main_demo_without_seed_in_real_time(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["demo"]) == 0
+    """The in-process demo runs on the real clock without a seed."""
+    assert main(["demo", "--basics"]) == 0
     assert list(summary(capsys.readouterr().out)) == list(SCENARIOS)
 
 
 @pytest.mark.slow
 def test_console_command() -> None:
+    """`python -m brace demo --basics` works in a fresh interpreter."""
     proc = subprocess.run(
-        [sys.executable, "-m", "brace", "demo", "--seed", "3"],
+        [sys.executable, "-m", "brace", "demo", "--basics", "--seed", "3"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,4 +1,4 @@
-"""The scenario behind ``python -m brace demo``.
+"""The scenarios behind ``python -m brace demo --basics``.
 
 A fake order service runs in-process: it fails at random, is sometimes slow,
 and can be scripted to misbehave on its first calls. Four short scenarios
@@ -340,7 +340,7 @@ def _table(rows: Sequence[_Row]) -> list[str]:
 
 async def _main(seed: int, out: TextIO) -> int:
     rng = random.Random(seed)
-    print(f"brace demo (seed={seed}; rerun with --seed {seed})", file=out)
+    print(f"brace demo --basics (seed={seed}; rerun with --seed {seed})", file=out)
     rows = [
         await _retry_with_backoff(rng, out),
         await _total_deadline(rng, out),
