@@ -20,13 +20,13 @@ from ._breaker import (
 )
 from ._budget import RetryBudget, RetryBudgetStatistics, SupportsRetryBudget
 from ._cache import BoundedCache, CacheStatistics
-from ._cached import CacheInfo, Cached, cached
+from ._cached import Cached, CacheInfo, cached
 from ._cached_function import CachedFunction
 from ._cancel import CallbackHandle, CancelToken
 from ._context import AttemptContext, current_attempt
 from ._debounce import (
-    DebounceStatistics,
     Debounced,
+    DebounceStatistics,
     Throttled,
     debounce,
     throttle,

@@ -67,9 +67,7 @@ class Policy(Protocol):
     # (a Fallback adds its value's type, a Chaos its canned result's), and
     # such policies must still compose. Pipeline types its own result as
     # the function's; see the note on compose().
-    def __call__(
-        self, fn: Callable[P, Awaitable[T]], /
-    ) -> Callable[P, Awaitable[Any]]:
+    def __call__(self, fn: Callable[P, Awaitable[T]], /) -> Callable[P, Awaitable[Any]]:
         """Wrap *fn*: every call of the result goes through the policy."""
         ...
 

@@ -8,7 +8,6 @@ from typing import Any, assert_type
 
 import brace
 
-
 cb = brace.CircuitBreaker(
     name="payments",
     window=brace.TimeWindow(dt.timedelta(seconds=30), buckets=10),

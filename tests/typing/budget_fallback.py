@@ -111,5 +111,5 @@ async def check_fallback() -> None:
     brace.Fallback(value=1, on="ValueError")  # type: ignore[call-overload]
     await count(1)  # type: ignore[arg-type]
     await brace.Fallback(value=0).call(count, "t", fast=True)  # type: ignore[call-arg]
-    text: str = await mismatched()  # type: ignore[assignment]
-    user: User = await load_user(1)  # type: ignore[assignment]
+    _text: str = await mismatched()  # type: ignore[assignment]
+    _user: User = await load_user(1)  # type: ignore[assignment]
