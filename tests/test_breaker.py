@@ -433,6 +433,19 @@ class TestTransitions:
         assert isinstance(events[-1], _events.CircuitStateChanged)
         assert events[-1].reason == "slow_call_rate"
 
+    async def test_exactly_slow_call_duration_is_slow_at_any_start(self) -> None:
+        """A call of exactly slow_call_duration is slow even where t - start
+        rounds below it (0.7 - 0.6 < 0.1); failed before the review fix."""
+        cb = CircuitBreaker(
+            window=CountWindow(1),
+            failure_rate=None,
+            slow_call_duration=0.1,
+            slow_call_rate=1.0,
+        )
+        await anyio.sleep(0.6 - anyio.current_time() % 1.0)
+        await cb.call(sleep_then, 0.1)
+        assert cb.state is OPEN
+
     async def test_time_window_forgets_old_failures(self) -> None:
         """Failures older than the time window no longer count."""
         cb = CircuitBreaker(window=TimeWindow(10, buckets=10), min_calls=4)
@@ -829,6 +842,21 @@ class TestClassification:
 @anyio_mark
 class TestSpellings:
     """Decorator, call() and async with behave alike."""
+
+    async def test_async_with_does_not_judge_a_result(self) -> None:
+        """A clean async with block is a success; failure_on_result is never
+        called with a made-up None; failed before the review fix."""
+        judged: list[object] = []
+
+        def is_error(response: Any) -> bool:
+            judged.append(response)
+            return bool(response.status >= 500)
+
+        cb = consecutive(1, failure_on_result=is_error)
+        async with cb:
+            pass
+        assert judged == []
+        assert (cb.state, cb.statistics().calls) == (CLOSED, 1)
 
     async def test_decorator_keeps_the_signature(self) -> None:
         """functools.wraps: name, docstring, signature and __wrapped__ survive."""

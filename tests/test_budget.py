@@ -190,6 +190,19 @@ class TestBudgetArithmetic:
             clock[0] = 20.0
             assert budget.statistics().available == 0
 
+    def test_the_guarantee_holds_over_nine_tenths_of_ttl_not_ttl(self) -> None:
+        """The documented bound is per 0.9 ttl: within 9.01 s of a 10 s ttl, the
+        reserve is spent twice (the docs had promised it per ttl; review fix)."""
+        with fake_clock() as clock:
+            budget = RetryBudget(ratio=0, min_per_second=1, ttl=10)
+            clock[0] = 0.99
+            first = sum(budget.withdraw() for _ in range(20))
+            clock[0] = 9.98  # 0.9 ttl later, still within the bound
+            assert not budget.withdraw()
+            clock[0] = 10.0
+            second = sum(budget.withdraw() for _ in range(20))
+        assert (first, second) == (10, 10)
+
     def test_tower_slots_example(self) -> None:
         """tower's tps_slots: an expired deposit drops out, later ones combine."""
         with fake_clock() as clock:

@@ -527,6 +527,20 @@ class TestSingleFlight:
         assert fn.cache_info().size == 0
         assert await fn(1) == (1, 2)
 
+    async def test_in_flight_counts_invalidated_computations(self) -> None:
+        """in_flight counts a computation that still runs after invalidate()
+        (failed before the fix: it counted only the ones new callers join)."""
+        source = Source(duration=2)
+        fn = cached()(source.fetch)
+
+        async def check_later() -> tuple[bool, int]:
+            await anyio.sleep(1)
+            return fn.invalidate(1), fn.cache_info().in_flight
+
+        results = await gather(lambda: fn(1), check_later)
+        assert results == [(1, 1), (True, 1)]
+        assert fn.cache_info().in_flight == 0
+
     async def test_cleared_during_the_computation(self) -> None:
         """cache_clear() mid-flight: the callers' result is not stored."""
         source = Source(duration=2)
@@ -795,6 +809,7 @@ async def test_a_waiting_caller_closed_instead_of_cancelled() -> None:
     caller.close()
     await asyncio.sleep(0)
     assert source.cancelled == 1
+    await asyncio.sleep(0)  # its task's done callback: the computation has ended
     assert fn.cache_info().in_flight == 0
 
 

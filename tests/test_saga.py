@@ -562,6 +562,25 @@ class TestCancellation:
         assert now() == pytest.approx(4.0)
         assert log[-1] == ("undone", "flight")
 
+    async def test_cancelled_while_compensating_is_reported(self) -> None:
+        """SagaFinished says cancelled=True when the run re-raises a cancellation
+        that arrived while compensating (failed before the fix: False)."""
+        log: Log = []
+        seen: list[_events.Event] = []
+        saga = three(log, fail="car", undo_delay=2, listeners=[seen.append])
+        with anyio.move_on_after(1) as scope:
+            await saga.run({})
+        assert scope.cancelled_caught
+        (finished,) = seen
+        assert isinstance(finished, SagaFinished)
+        assert (finished.status, finished.failed_step, finished.cancelled) == (
+            "compensated",
+            "car",
+            True,
+        )
+        assert isinstance(finished.error, ValueError)
+        assert finished.elapsed == pytest.approx(4.0)
+
     async def test_cancel_at_the_instant_a_step_returns(self) -> None:
         """Cancelled just as a step completes: undone if and only if it completed."""
         log: Log = []

@@ -120,7 +120,8 @@ class CircuitBreaker(Persistence, BreakerControl):
         ignore: Exception types (or a predicate) that are neutral; takes
             precedence over *on*.
         failure_on_result: ``predicate(result) -> bool`` marking returned
-            values as failures.
+            values as failures (not consulted by ``async with``, whose
+            block returns nothing).
         count_rejected: Count :class:`~brace.RejectedError` (from inner
             guards) by *on* instead of as neutral.
         force_closed: Metrics-only mode for dark launches (see
@@ -374,8 +375,9 @@ class CircuitBreaker(Persistence, BreakerControl):
         else:
             entry = self._unlink(entry)
         if exc is None:
+            # A block has no result for failure_on_result to judge.
             if entry[2] or not self._healthy:
-                self._returned(entry[1], entry[2], entry[3], None)
+                self._settle(entry[1], entry[2], entry[3], SUCCESS)
         elif isinstance(exc, Exception):
             self._failed(entry[1], entry[2], entry[3], exc)
         elif entry[2]:

@@ -257,7 +257,9 @@ class BreakerCore:
         slow_after = self._slow_after
         if probe or slow_after is not None or self._timed_window:
             t = self._clock()
-            if slow_after is not None and code >= 0 and t - start >= slow_after:
+            # Against start + slow_after, as the loop computes a sleep's
+            # deadline: t - start can round below a duration that was met.
+            if slow_after is not None and code >= 0 and t >= start + slow_after:
                 code |= SLOW
         else:
             t = 0.0

@@ -109,7 +109,8 @@ class RetryBudget:
     :meth:`withdraw` refuses, and the retry policy gives up at once with its
     last error (the note says ``retry budget exhausted``).
 
-    The guarantee: over any window of *ttl* seconds, retries never exceed
+    The guarantee: over any window of ``0.9 * ttl`` seconds (the shortest
+    life of an entry, see below), retries never exceed
     ``min_per_second * ttl`` plus *ratio* times the successful calls of the
     last *ttl* seconds. Under a dependency that fails every call, nothing is
     deposited, and retries fall to ``min_per_second`` on average, whatever

@@ -315,7 +315,7 @@ class Cached(Engine):
             stale=self._stale,
             errors=self._errors_served,
             refresh_failures=self._refresh_failures,
-            in_flight=len(self._flights),
+            in_flight=self._running,
         )
 
     def cache_clear(self) -> None:

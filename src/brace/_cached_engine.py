@@ -36,6 +36,7 @@ class Engine:
         "_errors_served",
         "_flights",
         "_refresh_failures",
+        "_running",
         "_stale",
         "_swr",
         "_ttl",
@@ -67,6 +68,9 @@ class Engine:
         self._closed = False
         self._computations = self._coalesced = self._stale = 0
         self._errors_served = self._refresh_failures = 0
+        # Computations not finished yet, including those that new callers no
+        # longer find in _flights (invalidated, cleared, being cancelled).
+        self._running = 0
 
     def _invalidate(self, key: Any) -> bool:
         found = self._cache.pop(key, _MISSING) is not _MISSING
@@ -156,6 +160,7 @@ class Engine:
         flight = Flight(key, self.name or name, self._flights, refresh=refresh)
         self._flights[key] = flight
         self._computations += 1
+        self._running += 1
         if refresh:
             self._background.add(flight)
         flight.launch(fn, args, kwargs, loop, self._finish)
@@ -166,6 +171,7 @@ class Engine:
     ) -> None:
         """A computation ended: keep its outcome, then wake its callers."""
         flight.forget()
+        self._running -= 1
         self._background.discard(flight)
         if cancelled:
             flight.resolve(None, cancelled_error(flight.name))

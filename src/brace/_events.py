@@ -603,11 +603,13 @@ class SagaFinished(Event):
         status: ``"completed"``, ``"compensated"`` (a step failed and every
             compensation succeeded) or ``"compensation_failed"``.
         failed_step: The name of the step that failed, or ``None``.
-        error: That step's exception (a cancellation when *cancelled*).
+        error: That step's exception (a cancellation when the step was
+            cancelled).
         elapsed: Seconds from the start of the run to the end of the
             compensations, on the loop's clock.
-        cancelled: ``True`` when the run was cancelled; it then re-raises
-            the cancellation after compensating.
+        cancelled: ``True`` when the run was cancelled, during a step or
+            while compensating; it then re-raises the cancellation after
+            compensating.
 
     .. versionadded:: 0.1
     """

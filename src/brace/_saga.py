@@ -170,6 +170,16 @@ class Saga(Generic[P]):
         cancelled = not isinstance(error, Exception)
         if not cancelled:
             error.add_note(note(self.name, failed.name, outcomes))
+            # Cancelled while compensating: the compensations are done, now
+            # the cancellation goes on. On asyncio it arrived (once, or again
+            # and again from an anyio scope) and was kept; on other backends
+            # it is pending, held off by the shield, and is raised here
+            # (after the event, which must report it).
+            if interrupted is None and running_loop() is None:
+                try:
+                    await anyio.lowlevel.checkpoint_if_cancelled()
+                except BaseException as exc:
+                    interrupted = exc
         if start is not None and _events.enabled(self.listeners):
             _events.emit(
                 _events.SagaFinished(
@@ -178,19 +188,12 @@ class Saga(Generic[P]):
                     failed_step=failed.name,
                     error=error,
                     elapsed=now() - start,
-                    cancelled=cancelled,
+                    cancelled=cancelled or interrupted is not None,
                 ),
                 self.listeners,
             )
-        if not cancelled:
-            # Cancelled while compensating: the compensations are done, now
-            # the cancellation goes on. On asyncio it arrived (once, or again
-            # and again from an anyio scope) and was kept; on other backends
-            # it is pending, held off by the shield, and is raised here.
-            if interrupted is not None:
-                raise interrupted
-            if running_loop() is None:
-                await anyio.lowlevel.checkpoint_if_cancelled()
+        if not cancelled and interrupted is not None:
+            raise interrupted
         return SagaResult(
             name=self.name,
             status=status,
