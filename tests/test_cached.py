@@ -1283,3 +1283,32 @@ def test_the_caching_example_runs_on_virtual_time(
     assert "keys, least recently used first: ['alice', 'carol']" in out
     assert "30 s later: []" in out
     assert "statistics: 1 hit, 1 eviction, 2 expirations" in out
+
+
+@pytest.mark.anyio
+async def test_a_callers_retry_deadline_does_not_bind_the_shared_computation() -> None:
+    """The computation starts without the caller's attempt and deadline.
+
+    Before the fix it inherited them, so its own Timeout(10) was clipped to
+    the starting caller's 1 s deadline and failed every caller of the key.
+    """
+    import brace
+
+    seen: list[object] = []
+
+    @cached()
+    async def load(key: int) -> int:
+        seen.append(brace.current_attempt())
+        async with brace.Timeout(10):
+            await anyio.sleep(2)
+        return key
+
+    @brace.retry(on=OSError, deadline=1)
+    async def impatient() -> int:
+        assert brace.current_attempt() is not None
+        return await load(7)
+
+    start = now()
+    assert await impatient() == 7
+    assert now() - start == 2
+    assert seen == [None]

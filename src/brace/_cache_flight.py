@@ -17,7 +17,6 @@ one would be cancelled along with the first caller that is); elsewhere an
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
@@ -25,6 +24,7 @@ from typing import Any
 
 import anyio
 
+from ._context import detached_context
 from ._errors import Cancelled
 
 __all__ = ["Flight", "join"]
@@ -109,8 +109,12 @@ class Flight:
             coro = _awaited(coro)
         if loop is not None:
             # The coroutine itself is the task (a task cancelled before it
-            # starts still closes it), which copies the caller's context.
-            task = loop.create_task(coro, name=f"brace.cached {self.name}")
+            # starts still closes it). It serves every caller of the key, so
+            # the starting caller's retry deadline must not bind it: each
+            # caller's own wait is still bound by its own deadline.
+            task = loop.create_task(
+                coro, name=f"brace.cached {self.name}", context=detached_context()
+            )
             self.task = task
             task.add_done_callback(functools.partial(_task_done, self, finish))
             return
@@ -123,7 +127,7 @@ class Flight:
             coro,
             finish,
             name=f"brace.cached {self.name}",
-            context=contextvars.copy_context(),
+            context=detached_context(),
         )
 
     async def _run_trio(self, coro: Coroutine[Any, Any, Any], finish: Finish) -> None:

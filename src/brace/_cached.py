@@ -109,8 +109,11 @@ class Cached(Engine):
     cancellation of any one caller; it is cancelled when every caller
     waiting for it has gone, and the last one's cancellation completes once
     it has finished unwinding. On trio it runs as a system task
-    (:func:`trio.lowlevel.spawn_system_task`) in the context of the caller
-    that started it, the only kind of trio task that outlives its starter.
+    (:func:`trio.lowlevel.spawn_system_task`), the only kind of trio task
+    that outlives its starter. It runs in the context of the caller that
+    started it, minus that caller's retry attempt and deadline: it serves
+    every caller of the key, so one caller's deadline does not cut it short
+    (each caller's wait is still bound by its own).
 
     The object is a policy: a decorator, :meth:`call` for one-off calls
     (keyed by the function and the arguments) and :meth:`describe`, which

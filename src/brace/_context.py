@@ -21,7 +21,9 @@ any deadline pay for one ``ContextVar.get()`` returning ``None``, and a
 nested retry inherits the enclosing deadline without copying it.
 
 Child tasks started by the protected code copy the context, so they see the
-attempt and are bound by the deadline too.
+attempt and are bound by the deadline too; work that serves other callers
+as well (a shared ``cached()`` computation) starts from
+:func:`detached_context` instead.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "current_attempt",
     "current_deadline",
     "deadline_var",
+    "detached_context",
 ]
 
 
@@ -159,3 +162,20 @@ def current_attempt() -> AttemptContext | None:
 def current_deadline() -> Deadline | None:
     """The deadline that bounds the running code, if any (for policies)."""
     return deadline_var.get()
+
+
+def _detach() -> None:
+    attempt_var.set(None)
+    deadline_var.set(None)
+
+
+def detached_context() -> contextvars.Context:
+    """A copy of the current context without the retry's attempt and deadline.
+
+    For work that outlives the call that started it, or serves other callers
+    too (a shared cache computation, a background refresh): one caller's
+    deadline must not cut it short, nor its attempt number label it.
+    """
+    context = contextvars.copy_context()
+    context.run(_detach)
+    return context
