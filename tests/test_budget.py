@@ -918,3 +918,16 @@ def test_example_retry_budget(capsys: pytest.CaptureFixture[str]) -> None:
     assert "329 retries allowed, 494 refused; at the end, 140 retries" in out
     assert "RetryQuota   attempts during the outage:   699 for 600 requests" in out
     assert "100 retries allowed, 567 refused; at the end, 400 of 500 tokens" in out
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RetryBudget(name=3),  # type: ignore[arg-type]
+        lambda: RetryQuota(name=b"s3"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_name_that_is_not_a_str_is_refused(make: Any) -> None:
+    """name= must be a str or None, as for the other policies."""
+    with pytest.raises(TypeError, match="name must be a str"):
+        make()

@@ -1566,3 +1566,9 @@ def test_example_runs_and_shows_what_it_claims(
     assert "-> attempt 1: connection reset" in out
     assert "the 2 hedges raised ConnectionResetError(attempt 2" in out
     assert "the budget allowed 61 hedges, not 200" in out
+
+
+def test_a_name_that_is_not_a_str_is_refused() -> None:
+    """name= must be a str or None, as for the other policies."""
+    with pytest.raises(TypeError, match="name must be a str"):
+        Hedge(delay=0.1, name=1)  # type: ignore[arg-type]

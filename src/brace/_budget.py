@@ -19,7 +19,7 @@ import attrs
 
 from . import _events
 from ._events import Listener
-from ._time import Duration, now, seconds
+from ._time import Duration, check_name, now, seconds
 
 __all__ = ["RetryBudget", "RetryBudgetStatistics", "SupportsRetryBudget"]
 
@@ -174,6 +174,7 @@ class RetryBudget:
         name: str | None = None,
         listeners: Iterable[Listener] = (),
     ) -> None:
+        check_name(name, "a RetryBudget's")
         self._ratio = _check_rate(ratio, "ratio", 1000.0)
         self._min_per_second = _check_rate(min_per_second, "min_per_second")
         self._ttl = seconds(ttl, "ttl", allow_zero=False)

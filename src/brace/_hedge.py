@@ -21,7 +21,7 @@ from ._budget import SupportsRetryBudget
 from ._introspect import is_async_callable
 from ._matching import compile_on
 from ._quantile import LatencyWindow, parse_percentile
-from ._time import Duration, check_count, seconds
+from ._time import Duration, check_count, check_name, seconds
 
 if TYPE_CHECKING:
     import asyncio
@@ -211,7 +211,9 @@ class Hedge:
     budget: SupportsRetryBudget | None = attrs.field(
         default=None, validator=_check_budget
     )
-    name: str | None = None
+    name: str | None = attrs.field(
+        default=None, validator=lambda _, __, value: check_name(value, "a Hedge's")
+    )
     listeners: tuple[_events.Listener, ...] = attrs.field(
         default=(), converter=_events.listeners
     )

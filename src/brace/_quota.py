@@ -16,6 +16,7 @@ import attrs
 
 from . import _events
 from ._events import Listener
+from ._time import check_name
 
 __all__ = ["RetryQuota", "RetryQuotaStatistics"]
 
@@ -122,6 +123,7 @@ class RetryQuota:
         name: str | None = None,
         listeners: Iterable[Listener] = (),
     ) -> None:
+        check_name(name, "a RetryQuota's")
         self._capacity = _tokens(capacity, "capacity", 1)
         self._cost = _tokens(cost, "cost", 1)
         self._timeout_cost = _tokens(timeout_cost, "timeout_cost", 1)

@@ -24,6 +24,7 @@ __all__ = [
     "InstantMode",
     "PyLoop",
     "async_sleep",
+    "check_name",
     "find",
     "instant_mode",
     "loop_time",
@@ -144,6 +145,13 @@ def check_count(value: object, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         msg = f"{what} must be an int >= 1, not {value!r}"
         raise ValueError(msg)
+
+
+def check_name(value: object, what: str) -> None:
+    """Reject a ``name=`` that is neither a str nor ``None``."""
+    if value is not None and not isinstance(value, str):
+        msg = f"{what} name must be a str (or None), not {value!r}"
+        raise TypeError(msg)
 
 
 @attrs.frozen
