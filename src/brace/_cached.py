@@ -138,6 +138,9 @@ class Cached(Engine):
             refresh runs; a refresh that fails keeps the stale value and
             emits :class:`CacheRefreshFailed`. Needs a TTL. The refreshes
             run in tasks the policy owns: ``await aclose()`` stops them.
+            Entries stay in the cache for the TTL plus this window, so
+            direct reads of the cache (``cache.get()``) see them until the
+            window ends.
         cache_errors_for: Remember an exception for this many seconds and
             raise it again to callers of the same key, instead of calling
             the function (negative caching).
