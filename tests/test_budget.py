@@ -931,3 +931,25 @@ def test_a_name_that_is_not_a_str_is_refused(make: Any) -> None:
     """name= must be a str or None, as for the other policies."""
     with pytest.raises(TypeError, match="name must be a str"):
         make()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fails", [0, 1, 2])
+async def test_decorated_calls_deposit_once_and_withdraw_per_retry(fails: int) -> None:
+    """The decorator's fast path deposits on a first-attempt success too."""
+    budget = RetryBudget(ratio=0.5, min_per_second=10, ttl=10)
+    calls = 0
+
+    @brace.retry(
+        on=ValueError, attempts=3, backoff=brace.Backoff.constant(0), budget=budget
+    )
+    async def flaky() -> int:
+        nonlocal calls
+        calls += 1
+        if calls <= fails:
+            raise ValueError(calls)
+        return calls
+
+    assert await flaky() == fails + 1
+    stats = budget.statistics()
+    assert (stats.deposited, stats.withdrawn) == (1, fails)

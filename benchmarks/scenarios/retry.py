@@ -63,6 +63,15 @@ def retry_success() -> list[Row | Skip]:
             repeat(brace.retry(on=ValueError, attempts=3)(f), 1),
             expect=1,
         ),
+        Row(
+            "brace_budget",
+            "the same with a shared `budget=brace.RetryBudget()`",
+            repeat(
+                brace.retry(on=ValueError, attempts=3, budget=brace.RetryBudget())(f),
+                1,
+            ),
+            expect=1,
+        ),
     ]
 
     tenacity = optional_import("tenacity")

@@ -583,7 +583,6 @@ class Retry:
             self.deadline is None
             and self.attempt_timeout is None
             and self.retry_on_result is None
-            and self.budget is None
             and self.cancel is None
         ):
             # The common configuration gets a wrapper whose success path is
@@ -598,7 +597,15 @@ class Retry:
             # each in turn (a store, where a ContextVar.set() would cost a
             # new context mapping per attempt).
             limit = self.max_attempts
-            if self._fixed_delay != 0 or limit is None or limit > _ZERO_LOOP_MAX:
+            # A budget is asked before every retry, which _resume does.
+            budget = self.budget
+            deposit = None if budget is None else budget.deposit
+            if (
+                self._fixed_delay != 0
+                or limit is None
+                or limit > _ZERO_LOOP_MAX
+                or budget is not None
+            ):
                 limit = 0  # not a zero-delay loop: straight to _resume
             contexts = tuple(
                 AttemptContext(name=name, number=n) for n in range(1, limit + 1)
@@ -621,9 +628,13 @@ class Retry:
                 token = publish(cell)
                 try:
                     try:
-                        return await fn(*args, **kwargs)
+                        result = await fn(*args, **kwargs)
                     except Exception as exc:
                         error = exc
+                    else:
+                        if deposit is not None:
+                            deposit(1, None)
+                        return result
                     attempt = 1
                     stop = limit if instant_mode() is None else 0
                     while attempt < stop:
