@@ -422,11 +422,16 @@ class TestHolders:
 
     @pytest.mark.anyio
     async def test_queue_with_waiting_getter(self) -> None:
-        """A queue is in use while a get waits; queued items alone are not use."""
+        """A queue is in use while a get waits, or while it holds items.
+
+        Queued items did not count before: evicting such a queue lost them.
+        """
         q: BoundedQueue[int] = BoundedQueue(1)
-        q.put_nowait(1)
         assert not has_holders(q)
+        q.put_nowait(1)
+        assert has_holders(q)
         assert q.get_nowait() == 1
+        assert not has_holders(q)
         async with anyio.create_task_group() as tg:
             tg.start_soon(q.get)
             await anyio.wait_all_tasks_blocked()

@@ -57,7 +57,12 @@ def has_holders(entry: object) -> bool:
     if not callable(statistics):
         return False
     snapshot = statistics()
-    return any(getattr(snapshot, field, 0) for field in _HOLDER_FIELDS)
+    if any(getattr(snapshot, field, 0) for field in _HOLDER_FIELDS):
+        return True
+    # A queue's buffered items would go with it, and the next get_or_create
+    # would hand consumers an empty one: nothing may be lost that way.
+    # (A cache also reports a size, but dropping one only costs recomputes.)
+    return hasattr(snapshot, "waiting_getters") and getattr(snapshot, "size", 0) > 0
 
 
 @attrs.frozen(kw_only=True)
@@ -125,7 +130,8 @@ class Registry(Generic[T, E]):
     twice the traffic through. By default an entry is in use when its
     ``statistics()`` reports tasks holding or waiting for it (``active``,
     ``waiting``, ``waiting_putters`` or ``waiting_getters`` above zero: a
-    limiter with slots taken, a rate limiter or queue with waiters). Pass
+    limiter with slots taken, a rate limiter or queue with waiters), and a
+    :class:`BoundedQueue` that still holds items. Pass
     *in_use* to decide otherwise, for example to keep open breakers. An
     in-use entry counts as used, and the registry may then hold more than
     *max_keys* entries, by at most the number in use.
