@@ -14,7 +14,7 @@ from . import _events
 from ._describe import shown
 from ._errors import Cancelled, is_transient
 from ._events import Listener
-from ._introspect import is_async_callable
+from ._introspect import NotAwaitableError, is_async_callable
 from ._matching import compile_on
 
 __all__ = ["Fallback"]
@@ -311,7 +311,7 @@ class Fallback(Generic[F]):
             if not self._handles(exc):
                 raise
             return await self._replace(self._name_for(fn), exc, None)
-        except _NotAwaitableError as exc:
+        except NotAwaitableError as exc:
             raise exc.error from None
         on_result = self.on_result
         if on_result is not None and on_result(result):
@@ -322,14 +322,6 @@ class Fallback(Generic[F]):
         return self.name or getattr(fn, "__qualname__", None) or repr(fn)
 
 
-class _NotAwaitableError(BaseException):
-    """Carries a TypeError past the fallback, which must not handle it."""
-
-    def __init__(self, error: TypeError) -> None:
-        super().__init__(error)
-        self.error = error
-
-
 def _check_awaitable(awaitable: object, fn: object) -> None:
     if not inspect.isawaitable(awaitable):
         name = getattr(fn, "__qualname__", None) or repr(fn)
@@ -337,4 +329,4 @@ def _check_awaitable(awaitable: object, fn: object) -> None:
             f"Fallback.call needs an async function, and {name} returned "
             f"{type(awaitable).__name__}; the fallback does not handle this"
         )
-        raise _NotAwaitableError(TypeError(msg))
+        raise NotAwaitableError(TypeError(msg))

@@ -8,7 +8,6 @@ a task group, for trio and other anyio backends).
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
@@ -18,7 +17,7 @@ import attrs
 
 from . import _events
 from ._budget import SupportsRetryBudget
-from ._introspect import is_async_callable
+from ._introspect import NotAwaitableError, awaitable_only, is_async_callable
 from ._matching import compile_on
 from ._quantile import LatencyWindow, parse_percentile
 from ._time import Duration, check_count, check_name, seconds
@@ -81,29 +80,6 @@ def _check_budget(_: object, __: object, value: Any) -> None:
     if value is not None and not isinstance(value, SupportsRetryBudget):
         msg = f"budget must be a RetryBudget (or None), not {value!r}"
         raise TypeError(msg)
-
-
-class _NotAwaitableError(BaseException):
-    """Carries a TypeError out of the race, where it must not count as a
-    failure that lets the other attempts continue."""
-
-    def __init__(self, error: TypeError) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-def _awaitable_only(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    async def checked(*args: Any, **kwargs: Any) -> Any:
-        awaitable = fn(*args, **kwargs)
-        if not inspect.isawaitable(awaitable):
-            msg = (
-                f"Hedge.call needs an async function, and {fn!r} returned "
-                f"{type(awaitable).__name__}; only awaitables can be raced"
-            )
-            raise _NotAwaitableError(TypeError(msg))
-        return await awaitable
-
-    return checked
 
 
 def _label(value: object) -> object:
@@ -290,8 +266,10 @@ class Hedge:
         if is_async_callable(fn):
             return cast("T", await hedged(self, fn, name)(*args, **kwargs))
         try:
-            result = await hedged(self, _awaitable_only(fn), name)(*args, **kwargs)
-        except _NotAwaitableError as exc:
+            result = await hedged(
+                self, awaitable_only(fn, "Hedge", "only awaitables can be raced"), name
+            )(*args, **kwargs)
+        except NotAwaitableError as exc:
             raise exc.error from None
         return cast("T", result)
 

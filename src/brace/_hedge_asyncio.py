@@ -23,11 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
-import time
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ._hedge_race import (
     DEADLINE,
@@ -37,7 +36,7 @@ from ._hedge_race import (
     Race,
     settle,
 )
-from ._time import running_loop
+from ._time import PyLoop, loop_clock, running_loop
 
 if TYPE_CHECKING:
     from ._hedge import Hedge
@@ -47,13 +46,6 @@ __all__ = ["Scheduler", "hedged"]
 _current_task = asyncio.current_task
 _get_ident = threading.get_ident
 _copy_context = contextvars.copy_context
-_BASE_TIME = asyncio.BaseEventLoop.time
-
-
-class _ThreadOwned(Protocol):
-    """asyncio's own loops: ``_thread_id`` is set exactly while one runs."""
-
-    _thread_id: int | None
 
 
 def _deadline(entry: list[Any]) -> float:
@@ -85,16 +77,10 @@ class Scheduler:
         # asyncio's own loops set _thread_id exactly while they run, which
         # tells cheaply whether this loop is the one running (hedged());
         # None for other loops (uvloop).
-        self.native: _ThreadOwned | None = (
-            cast("_ThreadOwned", loop)
-            if isinstance(loop, asyncio.BaseEventLoop)
-            else None
+        self.native: PyLoop | None = (
+            cast("PyLoop", loop) if isinstance(loop, asyncio.BaseEventLoop) else None
         )
-        # asyncio's own loops read time.monotonic() in a Python method:
-        # calling it directly saves that frame on every call.
-        self.clock: Callable[[], float] = (
-            time.monotonic if type(loop).time is _BASE_TIME else loop.time
-        )
+        self.clock: Callable[[], float] = loop_clock(loop)
 
     def arm(self, deadline: float) -> None:
         self.armed = deadline

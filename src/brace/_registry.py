@@ -25,7 +25,7 @@ import attrs
 
 from . import _events
 from ._events import Listener
-from ._time import Duration, _last_seen, check_count, find, seconds
+from ._time import Duration, _last_seen, check_count, loop_time, seconds
 
 __all__ = ["Registry", "RegistryEntry", "RegistryStatistics"]
 
@@ -44,11 +44,6 @@ _HOLDER_FIELDS = ("active", "waiting", "waiting_putters", "waiting_getters")
 
 
 _get_ident = threading.get_ident
-
-
-def loop_time() -> float:
-    """The loop clock, read cheaply (``_time`` caches the loop)."""
-    return find()[1]()
 
 
 def has_holders(entry: object) -> bool:

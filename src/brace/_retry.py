@@ -32,7 +32,7 @@ from ._budget import SupportsRetryBudget
 from ._context import AttemptContext, AttemptSource, attempt_var, deadline_var
 from ._describe import shown
 from ._errors import Cancelled, RetryError
-from ._introspect import is_async_callable
+from ._introspect import NotAwaitableError, awaitable_only, is_async_callable
 from ._matching import compile_on
 from ._retry_call import Call as _Call
 from ._retry_call import new_call as _call
@@ -103,29 +103,6 @@ def _check_cancel(_: object, __: object, value: Any) -> None:
     if value is not None and not isinstance(value, CancelToken):
         msg = f"cancel must be a CancelToken (or None), not {value!r}"
         raise TypeError(msg)
-
-
-class _NotAwaitableError(BaseException):
-    """Carries a TypeError out of the retry loop, which must not retry it."""
-
-    def __init__(self, error: TypeError) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-def _awaitable_only(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    async def checked(*args: Any, **kwargs: Any) -> Any:
-        awaitable = fn(*args, **kwargs)
-        if not inspect.isawaitable(awaitable):
-            msg = (
-                f"Retry.call needs an async function, and {fn!r} returned "
-                f"{type(awaitable).__name__}; decorate sync functions with the "
-                "policy instead"
-            )
-            raise _NotAwaitableError(TypeError(msg))
-        return await awaitable
-
-    return checked
 
 
 _DEFAULT_BACKOFF = Backoff.exponential()
@@ -682,8 +659,18 @@ class Retry:
         # A lambda or partial may still return a coroutine: check what each
         # call returns, and escape the retry loop when it is not awaitable.
         try:
-            return cast("T", await self._run(_awaitable_only(fn), args, kwargs, name))
-        except _NotAwaitableError as exc:
+            return cast(
+                "T",
+                await self._run(
+                    awaitable_only(
+                        fn, "Retry", "decorate sync functions with the policy instead"
+                    ),
+                    args,
+                    kwargs,
+                    name,
+                ),
+            )
+        except NotAwaitableError as exc:
             raise exc.error from None
 
     def attempts(self, *, name: str | None = None) -> Attempts:

@@ -27,6 +27,7 @@ __all__ = [
     "check_name",
     "find",
     "instant_mode",
+    "loop_clock",
     "loop_time",
     "monotonic",
     "now",
@@ -61,6 +62,15 @@ _get_ident = threading.get_ident
 _last_seen: list[tuple[PyLoop | None, Callable[[], float]]] = [(None, monotonic)]
 
 
+def loop_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """*loop*'s clock; :func:`time.monotonic` itself for asyncio's stock loops.
+
+    ``BaseEventLoop.time`` is ``time.monotonic()`` in a Python method:
+    calling the builtin directly saves that frame on every read.
+    """
+    return monotonic if type(loop).time is _BASE_TIME else loop.time
+
+
 def find() -> tuple[
     PyLoop | None, Callable[[], float], asyncio.AbstractEventLoop | None
 ]:
@@ -76,7 +86,7 @@ def find() -> tuple[
     found = running_loop()
     if not isinstance(found, asyncio.BaseEventLoop):
         return None, now, found
-    clock = monotonic if type(found).time is _BASE_TIME else found.time
+    clock = loop_clock(found)
     loop = cast("PyLoop", found)
     _last_seen[0] = loop, clock
     return loop, clock, None
@@ -97,7 +107,7 @@ def now() -> float:
         except RuntimeError:
             return monotonic()
     if isinstance(found, asyncio.BaseEventLoop):
-        clock = monotonic if type(found).time is _BASE_TIME else found.time
+        clock = loop_clock(found)
         _last_seen[0] = cast("PyLoop", found), clock
         return clock()
     return found.time()
